@@ -1,0 +1,38 @@
+"""Suite-wide checks. With CARVE_TEST_REAL=1 the run is the real-services pass: it stops
+at once, failing, when DATABASE_URL is not a reachable PostgreSQL or CELERY_BROKER_URL not
+a reachable RabbitMQ, so nothing silently falls back to SQLite or the embedded broker."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if os.environ.get("CARVE_TEST_REAL") != "1":
+        return
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        pytest.exit(f"CARVE_TEST_REAL=1 needs DATABASE_URL=postgres://...; got {url!r}", 3)
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    # The tests run in their own test_<name> database; the server is what must answer.
+    server = conninfo_to_dict(url.replace("postgres://", "postgresql://", 1))
+    server["dbname"] = "postgres"
+    try:
+        psycopg.connect(make_conninfo(**server), connect_timeout=5).close()
+    except psycopg.Error as exc:
+        pytest.exit(f"CARVE_TEST_REAL=1 but PostgreSQL at {url} is unreachable: {exc}", 3)
+
+    broker = os.environ.get("CELERY_BROKER_URL", "")
+    if not broker.startswith("amqp://"):
+        pytest.exit(f"CARVE_TEST_REAL=1 needs CELERY_BROKER_URL=amqp://...; got {broker!r}", 3)
+    from kombu import Connection
+
+    try:
+        with Connection(broker, connect_timeout=5) as connection:
+            connection.ensure_connection(max_retries=1)
+    except Exception as exc:  # kombu raises many kinds
+        pytest.exit(f"CARVE_TEST_REAL=1 but RabbitMQ at {broker} is unreachable: {exc}", 3)

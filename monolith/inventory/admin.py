@@ -1,0 +1,65 @@
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from monolith.inventory import services
+from monolith.inventory.models import Product, Reservation, ReservationLine, Stock
+
+
+class StockInline(admin.StackedInline):
+    model = Stock
+    can_delete = False
+    # Counts change only through services (reserve/commit/release keep them consistent).
+    readonly_fields = ["on_hand", "reserved", "updated_at"]
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ["sku", "name", "price", "currency", "on_hand", "reserved", "updated_at"]
+    list_filter = ["currency"]
+    search_fields = ["sku", "name"]
+    readonly_fields = ["id", "sku", "currency", "version", "created_at", "updated_at"]
+    inlines = [StockInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # products are created through the API, which publishes the event
+
+    def save_model(self, request: HttpRequest, obj: Product, form: Any, change: bool) -> None:
+        # Through the service: it checks who writes inventory and publishes the change.
+        services.product_update(sku=obj.sku, name=obj.name, price=obj.price)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        pass  # stock counts are read-only here; they change through services only
+
+    list_select_related = ["stock"]
+
+    @admin.display(ordering="stock__on_hand")
+    def on_hand(self, obj: Product) -> int:
+        return obj.stock.on_hand
+
+    @admin.display(ordering="stock__reserved")
+    def reserved(self, obj: Product) -> int:
+        return obj.stock.reserved
+
+
+class ReservationLineInline(admin.TabularInline):
+    model = ReservationLine
+    extra = 0
+    can_delete = False
+    readonly_fields = ["product", "quantity"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Reservation)
+class ReservationAdmin(admin.ModelAdmin):
+    list_display = ["order_id", "status", "created_at", "updated_at"]
+    list_filter = ["status", "created_at"]
+    search_fields = ["order_id", "lines__product__sku"]
+    readonly_fields = ["id", "order_id", "status", "version", "created_at", "updated_at"]
+    inlines = [ReservationLineInline]
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,16 @@
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# The test settings load only the messaging ledger's handlers; registering is global and
+# idempotent, so importing the module here puts the order history on the consumer's path.
+import monolith.orderhistory.handlers  # noqa: F401
+from messaging.testing import EventsEnv, events_env
+
+
+@pytest.fixture
+def events(tmp_path: Path, transactional_db: None) -> Iterator[EventsEnv]:
+    """A private exchange/queue namespace on this run's broker (embedded or RabbitMQ)."""
+    with events_env(tmp_path) as env:
+        yield env

@@ -1,0 +1,121 @@
+import pytest
+from django.contrib.auth import get_user_model
+from django.core import signing
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from monolith.conftest import token_for
+from servicekit.tokens import SALT, InvalidToken, token_verify
+
+pytestmark = pytest.mark.django_db
+
+
+def test_register_then_log_in_then_me(anon):
+    created = anon.post(
+        "/api/users/register/",
+        {"username": "ada", "email": "Ada@Example.com", "password": "a-long-passphrase"},
+        format="json",
+    )
+    assert created.status_code == 201
+    assert created.json()["email"] == "ada@example.com"
+
+    login = anon.post(
+        "/api/users/token/", {"username": "ada", "password": "a-long-passphrase"}, format="json"
+    )
+    assert login.status_code == 200
+    anon.credentials(HTTP_AUTHORIZATION=f"Bearer {login.json()['token']}")
+    me = anon.get("/api/users/me/")
+    assert me.status_code == 200
+    assert me.json()["username"] == "ada"
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"email": "x@example.com", "password": "a-long-passphrase"}, "username"),
+        ({"username": "x", "email": "not-an-email", "password": "a-long-passphrase"}, "email"),
+        ({"username": "x", "email": "x@example.com", "password": "123"}, "password"),
+        (
+            {"username": "bad name!", "email": "x@example.com", "password": "a-long-pass"},
+            "username",
+        ),
+        (
+            {"username": ["x"], "email": "x@example.com", "password": "a-long-passphrase"},
+            "username",
+        ),
+    ],
+)
+def test_register_rejects_bad_input_with_field_errors(anon, body, field):
+    response = anon.post("/api/users/register/", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["type"] == "validation_error"
+    assert field in response.json()["errors"]
+    assert not get_user_model().objects.exists()
+
+
+def test_register_refuses_a_taken_username_or_email(anon, make_user):
+    make_user(username="taken")
+    response = anon.post(
+        "/api/users/register/",
+        {"username": "TAKEN", "email": "taken@example.com", "password": "a-long-passphrase"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"username", "email"}
+
+
+def test_wrong_password_is_401(anon, make_user):
+    make_user(username="bob", password="right-password")
+    response = anon.post(
+        "/api/users/token/", {"username": "bob", "password": "nope"}, format="json"
+    )
+    assert response.status_code == 401
+    assert response.json()["type"] == "authentication_failed"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer",
+        "Bearer a b",
+        "Bearer not-a-token",
+        "Bearer eyJ1aWQiOjF9:abc:def",
+        "Basic Zm9vOmJhcg==",
+    ],
+)
+def test_bad_credentials_are_401_never_500(anon, header):
+    anon.credentials(HTTP_AUTHORIZATION=header)
+    response = anon.get("/api/users/me/")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_token_signed_with_another_key_is_rejected(user):
+    forged = signing.TimestampSigner(key="someone-elses-key", salt=SALT).sign_object(
+        {"uid": user.pk, "usr": user.username, "stf": True}
+    )
+    with pytest.raises(InvalidToken):
+        token_verify(token=forged)
+
+
+def test_a_tampered_token_is_rejected(user):
+    token = token_for(user)
+    payload, rest = token.split(":", 1)
+    forged = payload[:-2] + ("AA" if payload[-2:] != "AA" else "BB") + ":" + rest
+    with pytest.raises(InvalidToken):
+        token_verify(token=forged)
+
+
+def test_an_expired_token_is_rejected(user):
+    token = token_for(user)
+    with pytest.raises(InvalidToken, match="expired"):
+        token_verify(token=token, max_age=-1)
+    assert token_verify(token=token, max_age=60).user_id == user.pk
+
+
+def test_token_verification_needs_no_database(user):
+    token = token_for(user)
+    with CaptureQueriesContext(connection) as queries:
+        claims = token_verify(token=token)
+    assert claims.user_id == user.pk and claims.username == user.username
+    assert len(queries) == 0

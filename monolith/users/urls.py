@@ -1,0 +1,10 @@
+from django.urls import path
+
+from monolith.users import apis
+
+app_name = "users"
+urlpatterns = [
+    path("register/", apis.UserRegisterApi.as_view(), name="register"),
+    path("token/", apis.TokenObtainApi.as_view(), name="token"),
+    path("me/", apis.UserMeApi.as_view(), name="me"),
+]

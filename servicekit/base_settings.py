@@ -1,0 +1,155 @@
+"""Settings every carve service shares, all from the environment (README: Configuration).
+
+A service's settings module star-imports this one, then names itself and adds its apps:
+
+    from servicekit.base_settings import *  # noqa: F403
+    SERVICE_NAME = CARVE_SERVICE_NAME = "payments"
+    SECRET_KEY = env.secret("SECRET_KEY", service=SERVICE_NAME)
+    INSTALLED_APPS = [*COMMON_APPS, "extracted.payments.charges"]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from servicekit import env
+
+PRODUCTION = env.is_production()
+DEBUG = env.env_bool("DEBUG", default=not PRODUCTION)
+ALLOWED_HOSTS = env.allowed_hosts()
+CSRF_TRUSTED_ORIGINS = env.env_list("CSRF_TRUSTED_ORIGINS", [])
+# Behind carve's proxy, which sets these (and drops any a client sent): links the API
+# builds (pagination) point at the address the client used, not at the backend's.
+USE_X_FORWARDED_HOST = True
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Bearer tokens: issued by the monolith, verified offline by every service with this key.
+CARVE_AUTH_KEY = env.secret("CARVE_AUTH_KEY", service="shared")
+CARVE_AUTH_TOKEN_TTL = env.env_int("CARVE_AUTH_TOKEN_TTL", 24 * 3600)
+
+# The fake card gateway: how long `tok_slow` takes.
+CARVE_GATEWAY_SLOW_SECONDS = env.env_float("CARVE_GATEWAY_SLOW_SECONDS", 2.0)
+
+# Events (messaging/): the embedded broker is a folder under var/; RabbitMQ in real mode.
+CELERY_BROKER_URL = env.env_str("CELERY_BROKER_URL", "filesystem://")
+CARVE_BROKER_DIR = Path(env.env_str("CARVE_BROKER_DIR", str(env.var_dir() / "broker")))
+CARVE_EVENTS_EXCHANGE = env.env_str("CARVE_EVENTS_EXCHANGE", "carve.events")
+CARVE_EVENTS_QUEUE_PREFIX = env.env_str("CARVE_EVENTS_QUEUE_PREFIX", "carve.")
+CARVE_EVENTS_MAX_ATTEMPTS = env.env_int("CARVE_EVENTS_MAX_ATTEMPTS", 5)
+CARVE_EVENTS_GAP_ATTEMPTS = env.env_int("CARVE_EVENTS_GAP_ATTEMPTS", 20)
+CARVE_EVENTS_RETRY_BASE_SECONDS = env.env_float("CARVE_EVENTS_RETRY_BASE_SECONDS", 0.2)
+
+# Ownership (messaging/ownership.py): the extracted service that takes each context.
+# Route names in the proxy are these context names.
+CARVE_CONTEXT_SERVICES = {"payments": "payments", "inventory": "inventory"}
+CARVE_HANDOVER_WAIT_SECONDS = env.env_float("CARVE_HANDOVER_WAIT_SECONDS", 10.0)
+CARVE_PERIODIC_SECONDS = env.env_float("CARVE_PERIODIC_SECONDS", 0.25)
+
+COMMON_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "servicekit",
+    "messaging",
+]
+
+MIDDLEWARE = [
+    "servicekit.metrics.RequestMetricsMiddleware",
+    "servicekit.errors.JsonNotFoundMiddleware",
+    "servicekit.requestid.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = env.env_bool("SESSION_COOKIE_SECURE", True)
+    CSRF_COOKIE_SECURE = env.env_bool("CSRF_COOKIE_SECURE", True)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["servicekit.auth.SignedTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "servicekit.pagination.StandardPagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "servicekit.errors.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "COERCE_DECIMAL_TO_STRING": True,
+}
+
+
+def spectacular(title: str, description: str) -> dict[str, Any]:
+    return {
+        "TITLE": title,
+        "DESCRIPTION": description,
+        "VERSION": "1.0.0",
+        "SERVE_INCLUDE_SCHEMA": False,
+        "SWAGGER_UI_DIST": "SIDECAR",
+        "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+        "REDOC_DIST": "SIDECAR",
+        "COMPONENT_SPLIT_REQUEST": True,
+        "APPEND_COMPONENTS": {
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}
+        },
+        "SECURITY": [{"bearerAuth": []}],
+    }
+
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.env_str("LOG_LEVEL", "INFO")},
+}

@@ -1,0 +1,124 @@
+"""One error body for every API of every service.
+
+    {"type": "validation_error", "detail": "Invalid input.", "errors": {"field": ["..."]}}
+
+`type` is stable and machine-readable, `detail` is for people, `errors` (400 only) maps
+fields to messages. Services raise the domain errors below; the handler turns them into
+4xx answers so APIs never catch and translate by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class DomainError(Exception):
+    """Base for expected failures a service reports to its caller."""
+
+    status_code: int = status.HTTP_400_BAD_REQUEST
+    error_type = "domain_error"
+
+    def __init__(self, detail: str, *, code: str | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.code = code or self.error_type
+        self.extra = extra
+
+
+class ValidationFailed(DomainError):
+    """Input that passed the serializer but breaks a business rule; names the field."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    error_type = "validation_error"
+
+    def __init__(self, errors: dict[str, Any], detail: str = "Invalid input.") -> None:
+        super().__init__(detail)
+        self.errors = errors
+
+
+class NotFound(DomainError):
+    status_code = status.HTTP_404_NOT_FOUND
+    error_type = "not_found"
+
+
+class Conflict(DomainError):
+    """The request is valid but the current state forbids it (409)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    error_type = "conflict"
+
+
+DRF_TYPES: dict[type[exceptions.APIException], str] = {
+    exceptions.ValidationError: "validation_error",
+    exceptions.ParseError: "parse_error",
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "throttled",
+}
+
+
+def error_body(error_type: str, detail: str, errors: Any = None, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": error_type, "detail": detail}
+    if errors is not None:
+        body["errors"] = errors
+    body.update(extra)
+    return body
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF EXCEPTION_HANDLER: every error in the one body format."""
+    if isinstance(exc, DomainError):
+        errors = exc.errors if isinstance(exc, ValidationFailed) else None
+        body = error_body(exc.error_type, exc.detail, errors, code=exc.code, **exc.extra)
+        return Response(body, status=exc.status_code)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None or not isinstance(exc, exceptions.APIException):
+        return response
+    error_type = next((t for cls, t in DRF_TYPES.items() if isinstance(exc, cls)), "error")
+    if isinstance(exc, exceptions.ValidationError):
+        errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        response.data = error_body(error_type, "Invalid input.", errors)
+    else:
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        response.data = error_body(error_type, str(detail))
+    return response
+
+
+def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """handler404 for URLs no view matches: the same body as the APIs give."""
+    return JsonResponse(error_body("not_found", f"No endpoint at {request.path}."), status=404)
+
+
+def json_server_error(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(error_body("server_error", "Internal server error."), status=500)
+
+
+class JsonNotFoundMiddleware:
+    """Under /api/, a path no view matches is the JSON 404 every API gives, even with
+    DEBUG on (where Django would answer its HTML debug page, different on every side)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        is_html = response.get("Content-Type", "").startswith("text/html")
+        if response.status_code == 404 and is_html and request.path.startswith("/api/"):
+            return json_not_found(request)
+        return response

@@ -1,0 +1,204 @@
+"""A whole deployment for a test: monolith, both services, workers, relays and the proxy,
+as processes on free loopback ports, in this run's mode (embedded, or PostgreSQL and
+RabbitMQ with CARVE_TEST_REAL=1: fresh databases and a private exchange per stack)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from carve.stack import REPO, SERVICES, Ports, Stack, StackConfig
+from routetable import RouteState, RouteTable, open_store
+
+REAL = os.environ.get("CARVE_TEST_REAL") == "1"
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+@contextmanager
+def databases(token: str) -> Iterator[dict[str, str]]:
+    """Real mode: a fresh PostgreSQL database per service, dropped afterwards."""
+    if not REAL:
+        yield {}
+        return
+    import psycopg
+
+    names = {service: f"carve_it_{token}_{service}" for service in SERVICES}
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        for name in names.values():
+            admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield {s: f"postgres://postgres@127.0.0.1:5432/{n}" for s, n in names.items()}
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            for name in names.values():
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass
+class Deployment:
+    stack: Stack
+    routes: RouteTable
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return self.stack.urls()
+
+    def env(self, service: str | None = None) -> dict[str, str]:
+        return self.stack.config.env_for(service)
+
+    def route(self, context: str, state: str) -> None:
+        self.routes.set_state(context, RouteState.parse(state), who="test")
+
+    def wait_owner(self, context: str, owner: str, timeout: float = 120) -> None:
+        """Until every side agrees who writes `context` (handover finished)."""
+
+        def settled() -> bool:
+            return all(
+                self.ownership(service).get(context)
+                == (owner, "owner" if service == owner else "replica")
+                for service in ("monolith", owner if owner != "monolith" else context)
+            )
+
+        wait_until(settled, timeout=timeout, message=f"{context} never settled on {owner}")
+
+    def ownership(self, service: str) -> dict[str, tuple[str, str]]:
+        rows = self.sql(service, "SELECT context, owner, state FROM messaging_contextownership")
+        return {context: (owner, state) for context, owner, state in rows}
+
+    def sql(self, service: str, query: str) -> list[tuple[Any, ...]]:
+        """Read a service's own database (tests look; they never write behind its back)."""
+        return self.stack.sql(service, query)
+
+    def parity(self, **options: Any) -> Any:
+        """Run every `carve parity` scenario on this deployment: routes in shadow, then
+        extracted (they are put back after); returns the report."""
+        from parity.checks import ProxyAdmin
+        from parity.flip import FlippableDeployment, run_flipped
+        from parity.scenarios import load
+        from parity.session import Options
+
+        flippable = FlippableDeployment(
+            proxy=self.urls["proxy"],
+            admin=ProxyAdmin(self.urls["proxy"], self.stack.config.admin_token),
+            sides={name: self.urls[name] for name in SERVICES},
+            verify_env=self.env(),
+            verify_cwd=REPO,
+        )
+        return run_flipped(flippable, load(), Options(**{"deadline": 120, "jobs": 3, **options}))
+
+    def carve(self, *args: str, service: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "carve", *args],
+            cwd=REPO,
+            env=self.env(service),
+            capture_output=True,
+            text=True,
+        )
+
+
+@contextmanager
+def deployment(tmp: Path, **env: str) -> Iterator[Deployment]:
+    token = uuid.uuid4().hex[:8]
+    monolith, payments, inventory, proxy = free_ports(4)
+    with databases(token) as urls:
+        extra = {
+            "CARVE_EVENTS_EXCHANGE": f"carve.it.{token}",
+            "CARVE_EVENTS_QUEUE_PREFIX": f"carve.it.{token}.",
+            "CARVE_EVENTS_RETRY_BASE_SECONDS": "0.05",
+            "CARVE_SAGA_TIMEOUT_SECONDS": "15",
+            "CARVE_GATEWAY_SLOW_SECONDS": "0.5",
+            **(
+                {"CELERY_BROKER_URL": os.environ["CELERY_BROKER_URL"]}
+                if REAL
+                else {"CELERY_BROKER_URL": "filesystem://"}
+            ),
+            **env,
+        }
+        config = StackConfig(
+            var_dir=tmp,
+            ports=Ports(monolith, payments, inventory, proxy),
+            database_urls=urls,
+            extra_env=extra,
+            admin_token="test-admin-token",
+            web_workers=1,
+        )
+        stack = Stack(config)
+        stack.prepare(seed=True)
+        stack.start(echo=False)
+        try:
+            stack.wait_ready()
+            yield Deployment(
+                stack, RouteTable(open_store(f"file:{tmp / 'routes.json'}"), max_age=0)
+            )
+        finally:
+            stack.stop()
+
+
+def wait_until(condition: Callable[[], bool], *, timeout: float, message: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s: {message}")
+        time.sleep(0.1)
+
+
+class Client:
+    """A shopper talking to the deployment through the proxy."""
+
+    def __init__(self, base: str, username: str = "user0001", password: str = "carve-demo") -> None:
+        self.base = base
+        response = requests.post(
+            f"{base}/api/users/token/",
+            json={"username": username, "password": password},
+            timeout=10,
+        )
+        response.raise_for_status()
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {response.json()['token']}"
+
+    def get(self, path: str) -> requests.Response:
+        return self.session.get(f"{self.base}{path}", timeout=30)
+
+    def post(self, path: str, body: Any = None, **headers: str) -> requests.Response:
+        return self.session.post(f"{self.base}{path}", json=body, headers=headers, timeout=30)
+
+    def order(self, *lines: tuple[str, int], card: str = "tok_ok") -> dict[str, Any]:
+        body = {"lines": [{"sku": s, "quantity": q} for s, q in lines], "card_token": card}
+        response = self.post("/api/orders/", body)
+        assert response.status_code in (201, 409), response.text
+        return dict(response.json())
+
+    def settled(self, order_id: str, timeout: float = 60) -> dict[str, Any]:
+        """Poll an order to a terminal state (confirmed or cancelled)."""
+        found: dict[str, Any] = {}
+
+        def terminal() -> bool:
+            found.update(self.get(f"/api/orders/{order_id}/").json())
+            return found.get("status") in ("confirmed", "cancelled")
+
+        wait_until(
+            terminal, timeout=timeout, message=f"order {order_id} stayed {found.get('status')}"
+        )
+        return found
