@@ -1,0 +1,174 @@
+"""One run of the analyzer, from a folder to the JSON document.
+
+Files are read and hashed; a finished result for exactly these contents and options comes from
+the result cache. Otherwise each file's facts come from the facts cache or are parsed in a
+process pool, while the main process loads the cached ones; then the graph is built, clustered
+and scored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict
+from typing import Any
+
+from analyzer.cache import FORMAT_VERSION, FactsCache, ResultCache, cache_root, content_key
+from analyzer.decision import Decision, load_decision
+from analyzer.discovery import Skipped, SourceFile, discover
+from analyzer.facts import FileFacts
+from analyzer.options import AnalyzeOptions
+from analyzer.pool import ERROR, NoProgress, ParseJob, Parser, Progress
+
+
+def count_lines(content: bytes) -> int:
+    return content.count(b"\n") + (1 if content and not content.endswith(b"\n") else 0)
+
+
+def _result_key(
+    options: AnalyzeOptions,
+    decision: Decision | None,
+    files: dict[str, SourceFile],
+    keys: dict[str, str],
+    skipped: list[Skipped],
+) -> str:
+    """Everything a report depends on: options, decision, every file's name and content."""
+    material = [
+        FORMAT_VERSION,
+        options.path.name,
+        options.result_fingerprint(),
+        asdict(decision) if decision else None,
+        [(module, files[module].display, key) for module, key in sorted(keys.items())],
+        sorted((s.path, s.reason) for s in skipped),
+    ]
+    text = json.dumps(material, sort_keys=True, default=str)
+    return hashlib.blake2b(text.encode(), digest_size=20).hexdigest()
+
+
+def analyze(options: AnalyzeOptions, progress: Progress | None = None) -> dict[str, Any]:
+    """Analyse `options.path` and return the JSON document (see document.py)."""
+    started = time.perf_counter()
+    progress = progress or NoProgress()
+    files, skipped = discover(
+        options.path,
+        include_tests=options.include_tests,
+        include_migrations=options.include_migrations,
+        exclude=options.exclude,
+    )
+    decision = load_decision(options.path, options.decision)
+    root = cache_root() if options.use_cache else None
+    facts_cache, results = FactsCache(root), ResultCache(root)
+    salt = options.parse.fingerprint()
+    by_module = {f.module: f for f in files}
+    contents: dict[str, bytes] = {}
+    for f in files:
+        try:
+            contents[f.module] = f.path.read_bytes()
+        except OSError as error:
+            skipped.append(Skipped(f.display, f"cannot be read: {error.strerror}"))
+    keys = {module: content_key(content, salt) for module, content in contents.items()}
+    lines = {module: count_lines(content) for module, content in contents.items()}
+    result_key = _result_key(options, decision, by_module, keys, skipped)
+    cached = results.load(result_key)
+    if cached is not None:
+        cached["stats"].update(
+            parsed=0,
+            cached=len(keys),
+            result_cached=True,
+            seconds=round(time.perf_counter() - started, 3),
+        )
+        return cached
+    progress.start(len(keys))
+    facts, parsed = _collect_facts(
+        by_module, contents, keys, facts_cache, options, progress, skipped
+    )
+    doc = _finish(by_module, facts, lines, skipped, decision, options)
+    doc["stats"] = {
+        "files": len(files),
+        "parsed": parsed,
+        "cached": len(keys) - parsed,
+        "result_cached": False,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    results.store(result_key, doc)
+    return doc
+
+
+def _collect_facts(
+    files: dict[str, SourceFile],
+    contents: dict[str, bytes],
+    keys: dict[str, str],
+    cache: FactsCache,
+    options: AnalyzeOptions,
+    progress: Progress,
+    skipped: list[Skipped],
+) -> tuple[dict[str, FileFacts], int]:
+    """Every file's facts (empty for a skipped file), and how many files were parsed."""
+
+    missing = {m for m, k in keys.items() if not cache.has(k)}
+    parser = Parser(
+        [ParseJob(m, contents[m], keys[m]) for m in sorted(missing)],
+        options.parse,
+        cache,
+        options.jobs,
+    )
+    facts: dict[str, FileFacts] = {}
+    if missing:
+        import networkx  # noqa: F401  (the clustering's import runs while the workers parse)
+    unreadable: list[ParseJob] = []  # listed in the cache but gone or damaged since
+    for module, key in keys.items():
+        if module in missing:
+            continue
+        data = cache.load(key)
+        if data is None:
+            unreadable.append(ParseJob(module, contents[module], key))
+            continue
+        progress.advance(1)
+        if ERROR in data:
+            skipped.append(Skipped(files[module].display, data[ERROR]))
+            facts[module] = FileFacts()
+            continue
+        try:
+            facts[module] = FileFacts.from_dict(data)
+        except (KeyError, TypeError, ValueError):
+            unreadable.append(ParseJob(module, contents[module], key))
+    retry = Parser(unreadable, options.parse, cache, workers=1)
+    for module, result in (*parser.results(progress), *retry.results(progress)):
+        if isinstance(result, str):
+            skipped.append(Skipped(files[module].display, result))
+            facts[module] = FileFacts()
+        else:
+            facts[module] = FileFacts.from_dict(result)
+    return facts, len(missing) + len(unreadable)
+
+
+def _finish(
+    files: dict[str, SourceFile],
+    facts: dict[str, FileFacts],
+    lines: dict[str, int],
+    skipped: list[Skipped],
+    decision: Decision | None,
+    options: AnalyzeOptions,
+) -> dict[str, Any]:
+    from analyzer.cluster import suggest
+    from analyzer.document import build_document
+    from analyzer.graph import build_graph
+    from analyzer.layout import find_layout, mark_support
+    from analyzer.resolve import is_models_module
+
+    readable = {m: f for m, f in files.items() if m in facts}
+    layout = find_layout(readable, facts)
+    graph = build_graph(readable, facts, lines, layout, options.api_modules)
+    app_edges = {
+        (layout.module_app[e.source], layout.module_app[e.target], e.kind)
+        for e in graph.edges.values()
+    }
+    model_apps = {
+        layout.module_app[m] for m, f in facts.items() if is_models_module(m) and f.classes
+    }
+    mark_support(layout, ((a, b, kind) for a, b, kind in app_edges if a != b), model_apps)
+    suggestion = suggest(
+        graph, granularity=options.granularity, contexts=options.contexts, pins=options.pins
+    )
+    return build_document(graph, suggestion, options, skipped, decision)

@@ -1,0 +1,85 @@
+"""The on-disk caches: per-file facts keyed on content hash, and whole results.
+
+Both live under the user's cache folder (`$CARVE_CACHE_DIR`, else
+`$XDG_CACHE_HOME/carve/analyzer`, else `~/.cache/carve/analyzer`) in a folder named after
+`FORMAT_VERSION`, so a format change starts a fresh cache. Everything there can be deleted at
+any time; entries are written to a temporary file and renamed, so a crash never leaves a
+half-written entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+FORMAT_VERSION = 1
+
+
+def cache_root() -> Path:
+    explicit = os.environ.get("CARVE_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "carve" / "analyzer"
+
+
+def content_key(content: bytes, salt: bytes) -> str:
+    """The cache key of a file: its content hash, salted with what changes its facts."""
+    return hashlib.blake2b(content, digest_size=20, key=salt).hexdigest()
+
+
+class _Store:
+    """Keyed JSON documents in two-letter fan-out folders; `None` root means disabled."""
+
+    def __init__(self, root: Path | None, name: str) -> None:
+        # strings, not Paths: a run looks up every file's key, and pathlib costs more
+        self.folder = os.path.join(root, f"v{FORMAT_VERSION}", name) if root is not None else None
+
+    def _path(self, key: str) -> str | None:
+        return os.path.join(self.folder, key[:2], key + ".json") if self.folder else None
+
+    def has(self, key: str) -> bool:
+        path = self._path(key)
+        return path is not None and os.path.exists(path)
+
+    def load(self, key: str) -> Any | None:
+        path = self._path(key)
+        if path is None:
+            return None
+        try:
+            with open(path, "rb") as handle:
+                return json.loads(handle.read())
+        except (OSError, ValueError):
+            return None
+
+    def store(self, key: str, data: Any) -> None:
+        path = self._path(key)
+        if path is None:
+            return
+        try:
+            folder = os.path.dirname(path)
+            os.makedirs(folder, exist_ok=True)
+            fd, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
+            with os.fdopen(fd, "w") as handle:
+                handle.write(json.dumps(data, separators=(",", ":")))  # dumps: the C encoder
+            os.replace(temporary, path)
+        except OSError:
+            pass  # a cache that cannot be written only costs time
+
+
+class FactsCache(_Store):
+    """FileFacts.to_dict() per content key."""
+
+    def __init__(self, root: Path | None) -> None:
+        super().__init__(root, "facts")
+
+
+class ResultCache(_Store):
+    """Finished JSON documents per (options, every file's content key)."""
+
+    def __init__(self, root: Path | None) -> None:
+        super().__init__(root, "results")

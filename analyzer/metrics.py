@@ -1,0 +1,94 @@
+"""How good a partition is: Newman modularity and the microservice-identification metrics.
+
+All of them are computed on the module graph of the clustered modules (see README: Metrics).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+
+import networkx as nx
+
+from analyzer.facts import Kind
+from analyzer.graph import ModuleGraph
+
+# Mono2Micro's "non-extreme" partition size, in modules.
+NED_MIN, NED_MAX = 5, 20
+
+
+def partition_metrics(graph: ModuleGraph, part: Mapping[str, str]) -> dict[str, float]:
+    """Q, SM, ICP, IFN and NED of `part` (module -> group name) over the modules it covers."""
+    edges = [e for e in graph.edges.values() if e.source in part and e.target in part]
+    groups: dict[str, set[str]] = defaultdict(set)
+    for module, group in part.items():
+        groups[group].add(module)
+    return {
+        "modularity": round(_modularity(part, edges, groups), 4),
+        "sm": round(_structural_modularity(part, edges, groups), 4),
+        "icp": round(_icp(part, edges), 4),
+        "ifn": round(_ifn(part, edges, groups), 4),
+        "ned": round(_ned(groups), 4),
+    }
+
+
+def _modularity(part: Mapping[str, str], edges: list, groups: Mapping[str, set[str]]) -> float:
+    g = nx.Graph()
+    g.add_nodes_from(part)
+    for e in edges:
+        previous = g.get_edge_data(e.source, e.target, {}).get("weight", 0.0)
+        g.add_edge(e.source, e.target, weight=previous + e.weight)
+    if g.size(weight="weight") == 0:
+        return 0.0
+    return float(nx.community.modularity(g, list(groups.values()), weight="weight"))
+
+
+def _structural_modularity(
+    part: Mapping[str, str], edges: list, groups: Mapping[str, set[str]]
+) -> float:
+    """SM = 1/K sum_i mu_i/N_i^2 - 1/(K(K-1)/2) sum_{i<j} sigma_ij/(2 N_i N_j)."""
+    pairs = {(e.source, e.target) for e in edges}
+    inside: dict[str, int] = defaultdict(int)
+    between: dict[tuple[str, str], int] = defaultdict(int)
+    for source, target in pairs:
+        a, b = part[source], part[target]
+        if a == b:
+            inside[a] += 1
+        else:
+            between[(min(a, b), max(a, b))] += 1
+    k = len(groups)
+    if k == 0:
+        return 0.0
+    size = {name: len(members) for name, members in groups.items()}
+    cohesion = sum(inside[name] / size[name] ** 2 for name in groups) / k
+    if k == 1:
+        return cohesion
+    coupling = sum(sigma / (2 * size[a] * size[b]) for (a, b), sigma in between.items())
+    return cohesion - coupling / (k * (k - 1) / 2)
+
+
+def _icp(part: Mapping[str, str], edges: list) -> float:
+    """Share of call sites that cross groups."""
+    calls = [e for e in edges if e.kind == Kind.CALL]
+    total = sum(len(e.sites) for e in calls)
+    crossing = sum(len(e.sites) for e in calls if part[e.source] != part[e.target])
+    return crossing / total if total else 0.0
+
+
+def _ifn(part: Mapping[str, str], edges: list, groups: Mapping[str, set[str]]) -> float:
+    """Mean number of interfaces per group: distinct names of it used from other groups."""
+    interfaces: dict[str, set[str]] = defaultdict(set)
+    for e in edges:
+        if part[e.source] != part[e.target]:
+            for site in e.sites:
+                interfaces[part[e.target]].add(
+                    f"{e.target}.{site.symbol}" if site.symbol else e.target
+                )
+    return sum(len(interfaces[name]) for name in groups) / len(groups) if groups else 0.0
+
+
+def _ned(groups: Mapping[str, set[str]]) -> float:
+    """1 - (modules in groups of non-extreme size) / (all modules)."""
+    total = sum(len(members) for members in groups.values())
+    fair = sum(len(m) for m in groups.values() if NED_MIN <= len(m) <= NED_MAX)
+    return 1 - fair / total if total else 0.0
