@@ -1,0 +1,257 @@
+"""The admin API under /_carve/ and the dashboard page at /_carve/ui.
+
+Every /_carve/api/ call needs the admin token (`Authorization: Bearer TOKEN` or
+`X-Carve-Token: TOKEN`), compared in constant time. With no token configured the whole
+prefix answers 404: the admin API is never open by default. The dashboard page itself
+is static (no data) and asks for the token, which it keeps in the tab's sessionStorage
+and sends as a header, so there is no cookie to forge a request with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hmac
+import time
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from typing import Any
+
+from aiohttp import web
+
+from proxy.config import ProxyConfig, RouteConfig
+from proxy.errors import error_response
+from proxy.handler import ProxyHandler
+from proxy.metrics import Metrics
+from proxy.paths import BadPath
+from proxy.routing import SAFE_METHODS
+from proxy.shadow import Shadow
+from routetable import RouteState, RouteTable, StoreError
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+PREFIX = "/_carve"
+
+
+class Admin:
+    def __init__(
+        self,
+        config: ProxyConfig,
+        table: RouteTable,
+        metrics: Metrics,
+        shadow: Shadow,
+        handler: ProxyHandler,
+    ) -> None:
+        self.config = config
+        self.table = table
+        self.metrics = metrics
+        self.shadow = shadow
+        self.handler = handler
+        self._token = config.admin_token.encode() if config.admin_token else None
+        self._page = resources.files("proxy").joinpath("static/dashboard.html").read_bytes()
+
+    def setup(self, app: web.Application) -> None:
+        # A sub-application: one prefix check keeps these routes off the proxy's hot path.
+        admin = web.Application()
+        add = admin.router.add_route
+        add("GET", "/ui", self._enabled(self.ui))
+        add("GET", "/api/routes", self._guarded(self.list_routes))
+        add("GET", "/api/routes/{name}", self._guarded(self.show_route))
+        add("PUT", "/api/routes/{name}", self._guarded(self.set_route))
+        add("GET", "/api/history", self._guarded(self.history))
+        add("GET", "/api/explain", self._guarded(self.explain))
+        add("GET", "/api/stats", self._guarded(self.stats))
+        add("GET", "/api/mismatches", self._guarded(self.mismatches))
+        add("POST", "/api/mismatches/{id}/replay", self._guarded(self.replay))
+        add("*", "/{tail:.*}", self._enabled(self.not_found))
+        app.router.add_route("*", PREFIX, self._enabled(self.not_found))  # the bare prefix
+        app.add_subapp(PREFIX, admin)
+
+    # ---------------------------------------------------------------- access
+    def _enabled(self, handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def wrapper(request: web.Request) -> web.StreamResponse:
+            if self._token is None:
+                return error_response(
+                    404, "admin_disabled", "the admin API is off: set CARVE_ADMIN_TOKEN"
+                )
+            return await handler(request)
+
+        return wrapper
+
+    def _guarded(self, handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def wrapper(request: web.Request) -> web.StreamResponse:
+            given = request.headers.get("X-Carve-Token", "")
+            authorization = request.headers.get("Authorization", "")
+            if authorization[:7].lower() == "bearer ":
+                given = authorization[7:].strip()
+            if not hmac.compare_digest(given.encode(), self._token or b""):
+                return error_response(401, "bad_token", "a valid admin token is required")
+            return await handler(request)
+
+        return self._enabled(wrapper)
+
+    # ---------------------------------------------------------------- pages
+    async def ui(self, request: web.Request) -> web.Response:
+        return web.Response(
+            body=self._page,
+            content_type="text/html",
+            headers={
+                "Content-Security-Policy": "default-src 'self'; script-src 'unsafe-inline'; "
+                "style-src 'unsafe-inline'; frame-ancestors 'none'",
+                "Cache-Control": "no-store",
+            },
+        )
+
+    async def not_found(self, request: web.Request) -> web.Response:
+        return error_response(404, "not_found", f"no admin endpoint {request.path}")
+
+    # ---------------------------------------------------------------- routes
+    def _route_json(self, route: RouteConfig) -> dict[str, Any]:
+        state = self.table.snapshot.get(route.name, route.state)
+        return {
+            "name": route.name,
+            "match": route.template or route.prefix,
+            "kind": "template" if route.template else "prefix",
+            "methods": sorted(route.methods) if route.methods else None,
+            "service": route.service,
+            "state": str(state),
+            "mode": state.mode.value,
+            "percent": state.percent,
+            "breaker": self.handler.upstreams[route.service].breaker.state.name.lower(),
+        }
+
+    def _table_json(self) -> dict[str, Any]:
+        return {
+            "version": self.table.snapshot.version,
+            "store": self.table.store.url,
+            "store_error": self.table.last_error,
+            "default": self.config.default_upstream,
+        }
+
+    def _find(self, request: web.Request) -> RouteConfig:
+        name = request.match_info["name"]
+        route = self.config.route(name) or next(
+            (r for r in self.config.routes if name in (r.prefix, r.template)), None
+        )
+        if route is None:
+            known = ", ".join(r.name for r in self.config.routes) or "none"
+            raise web.HTTPNotFound(
+                text=f'{{"type": "not_found", "detail": "no route {name}; known: {known}"}}',
+                content_type="application/json",
+            )
+        return route
+
+    async def list_routes(self, request: web.Request) -> web.Response:
+        routes = [self._route_json(r) for r in self.config.routes]
+        return web.json_response({**self._table_json(), "routes": routes})
+
+    async def show_route(self, request: web.Request) -> web.Response:
+        route = self._find(request)
+        loop = asyncio.get_running_loop()
+        try:
+            history = await loop.run_in_executor(None, self.table.store.history, route.name, 20)
+        except StoreError as exc:
+            return error_response(503, "store_unavailable", str(exc))
+        return web.json_response(
+            {**self._route_json(route), "history": [c.to_json() for c in history]}
+        )
+
+    async def set_route(self, request: web.Request) -> web.Response:
+        route = self._find(request)
+        try:
+            data = await request.json()
+            state = RouteState.parse(str(data["state"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            detail = f'send {{"state": "monolith|shadow|canary N|extracted"}}: {exc}'
+            return error_response(400, "bad_state", detail)
+        actor = str(data.get("who") or request.headers.get("X-Carve-Actor") or "admin-api")
+        who = f"{actor[:80]} via {request.remote}"
+        loop = asyncio.get_running_loop()
+        setter = functools.partial(self.table.set_state, route.name, state, who=who)
+        try:
+            change = await loop.run_in_executor(None, setter)
+        except StoreError as exc:
+            return error_response(503, "store_unavailable", str(exc))
+        return web.json_response({"route": self._route_json(route), "change": change.to_json()})
+
+    async def history(self, request: web.Request) -> web.Response:
+        route = request.query.get("route") or None
+        try:
+            limit = int(request.query.get("limit", "100"))
+        except ValueError:
+            return error_response(400, "bad_limit", "limit must be a whole number")
+        loop = asyncio.get_running_loop()
+        try:
+            changes = await loop.run_in_executor(None, self.table.store.history, route, limit)
+        except StoreError as exc:
+            return error_response(503, "store_unavailable", str(exc))
+        return web.json_response({"history": [c.to_json() for c in changes]})
+
+    async def explain(self, request: web.Request) -> web.Response:
+        method = request.query.get("method", "GET").upper()
+        target = request.query.get("path", "/")
+        user_token = request.headers.get("X-Carve-Explain-Token")  # a header: kept out of logs
+        cookie = request.query.get("cookie")
+        authorization = f"Bearer {user_token}" if user_token else None
+        try:
+            cookies = {self.config.cohort_cookie: cookie} if cookie else {}
+            routed = self.handler.route(method, target, authorization, lambda: cookies)
+        except BadPath as exc:
+            return web.json_response(
+                {"method": method, "target": target, "status": 400, "rejected": str(exc)}
+            )
+        d = routed.decision
+        backend = self.handler.upstreams[d.backend]
+        default = self.config.default_upstream
+        answer = {
+            "method": method,
+            "target": target,
+            "canonical": routed.path_qs,
+            "route": d.route,
+            "matched_by": self.handler.router.why(routed.route),
+            "state": str(d.state),
+            "backend": d.backend,
+            "backend_url": backend.base,
+            "breaker": backend.breaker.state.name.lower(),
+            "reason": d.reason,
+            "shadow_to": d.shadow,
+            "fallback": default if d.backend != default and method in SAFE_METHODS else None,
+        }
+        if routed.new_cookie is not None and routed.route is not None:
+            # No identity given: which side serves this client is a coin toss.
+            service = routed.route.service
+            answer |= {
+                "backend": f"{service} or {default}",
+                "backend_url": None,
+                "breaker": None,
+                "fallback": None,
+                "reason": f"canary: a client with no user token and no cohort cookie lands on "
+                f"{service} with probability {d.state.percent} %; give a user token or a "
+                "cookie to pin one",
+            }
+        return web.json_response(answer)
+
+    # ---------------------------------------------------------------- live figures
+    async def stats(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                **self._table_json(),
+                "at": time.time(),
+                "routes": [self._route_json(r) for r in self.config.routes],
+                "figures": self.metrics.per_route(),
+            }
+        )
+
+    async def mismatches(self, request: web.Request) -> web.Response:
+        return web.json_response({"mismatches": [m.to_json() for m in self.shadow.mismatches]})
+
+    async def replay(self, request: web.Request) -> web.Response:
+        try:
+            mismatch_id = int(request.match_info["id"])
+        except ValueError:
+            return error_response(400, "bad_id", "a mismatch id is a whole number")
+        mismatch = await self.shadow.replay(mismatch_id)
+        if mismatch is None:
+            return error_response(404, "not_found", f"no mismatch {mismatch_id} is kept")
+        return web.json_response(mismatch.to_json())

@@ -1,0 +1,247 @@
+"""`carve proxy` (run it) and `carve routes` (look at and change the route table)."""
+
+from __future__ import annotations
+
+import dataclasses
+import getpass
+import json
+import socket
+import sys
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from proxy.adminclient import AdminClient, AdminError
+from proxy.config import ConfigError, default_config, load_config
+
+STATE_STYLE = {"monolith": "", "shadow": "magenta", "canary": "yellow", "extracted": "green"}
+
+
+@click.command()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="CARVE_PROXY_CONFIG",
+    help="TOML or YAML config (default: everything to the monolith on :8000).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Worker processes sharing the port (SO_REUSEPORT).",
+)
+@click.option("--listen", help="HOST:PORT to serve on (overrides the config).")
+@click.option("--access-log/--no-access-log", default=True, show_default=True)
+def proxy(config_path: str | None, workers: int, listen: str | None, access_log: bool) -> None:
+    """Run the strangler-fig proxy (default http://127.0.0.1:8080)."""
+    from proxy.server import check_port, serve_worker, supervise
+
+    try:
+        config = load_config(config_path) if config_path else default_config()
+        if listen:
+            host, _, port = listen.rpartition(":")
+            config = dataclasses.replace(config, host=host.strip("[]") or "0.0.0.0", port=int(port))
+        if config.admin_token is None:
+            click.echo(
+                "admin API off: set CARVE_ADMIN_TOKEN to use `carve routes` and /_carve/ui",
+                err=True,
+            )
+        if workers == 1:
+            check_port(config)
+            serve_worker(config, access_log)
+        else:
+            sys.exit(supervise(config, workers, access_log))
+    except (ConfigError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group()
+@click.option(
+    "--url",
+    envvar="CARVE_PROXY_URL",
+    default="http://127.0.0.1:8080",
+    show_default=True,
+    help="The proxy's address (CARVE_PROXY_URL).",
+)
+@click.option("--token", envvar="CARVE_ADMIN_TOKEN", help="Admin token (CARVE_ADMIN_TOKEN).")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead of tables.")
+@click.pass_context
+def routes(ctx: click.Context, url: str, token: str | None, as_json: bool) -> None:
+    """Show and change which side serves each route, at runtime."""
+    actor = f"{getpass.getuser()}@{socket.gethostname()}"
+    ctx.obj = Output(AdminClient(url, token, actor), as_json)
+
+
+class Output:
+    def __init__(self, client: AdminClient, as_json: bool) -> None:
+        self.client = client
+        self.as_json = as_json
+        self.console = Console()
+
+    def fetch(
+        self,
+        verb: str,
+        endpoint: str,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        try:
+            if verb == "PUT":
+                return self.client.put(endpoint, params or {})
+            return self.client.get(endpoint, params, headers)
+        except AdminError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    def show(self, data: Any, table: Table | str) -> None:
+        if self.as_json:
+            click.echo(json.dumps(data, indent=2))
+        else:
+            self.console.print(table)
+
+
+def _state(text: str, mode: str) -> str:
+    style = STATE_STYLE.get(mode, "")
+    return f"[{style}]{text}[/]" if style else text
+
+
+def _routes_table(data: dict[str, Any]) -> Table:
+    table = Table(title=f"routes (table v{data['version']}, store {data['store']})")
+    for column in ("route", "match", "methods", "service", "state", "breaker"):
+        table.add_column(column)
+    for r in data["routes"]:
+        methods = ",".join(r["methods"]) if r["methods"] else "all"
+        table.add_row(
+            r["name"],
+            r["match"],
+            methods,
+            r["service"],
+            _state(r["state"], r["mode"]),
+            r["breaker"],
+        )
+    table.caption = f"everything else: {data['default']}"
+    return table
+
+
+def _history_table(changes: list[dict[str, Any]], title: str) -> Table:
+    table = Table(title=title)
+    for column in ("when (UTC)", "route", "from", "to", "who"):
+        table.add_column(column)
+    for c in changes:
+        table.add_row(c["at"][:19].replace("T", " "), c["route"], c["from"], c["to"], c["who"])
+    return table
+
+
+@routes.command("list")
+@click.pass_obj
+def list_routes(out: Output) -> None:
+    """Every route and who serves it now."""
+    data = out.fetch("GET", "/routes")
+    out.show(data, _routes_table(data))
+
+
+@routes.command()
+@click.argument("route")
+@click.pass_obj
+def show(out: Output, route: str) -> None:
+    """One route: its match, state and recent changes."""
+    data = out.fetch("GET", f"/routes/{_quote(route)}")
+    methods = ",".join(data["methods"]) if data["methods"] else "all"
+    rows = [
+        ("match", f"{data['kind']} {data['match']}"),
+        ("methods", methods),
+        ("service", data["service"]),
+        ("state", _state(data["state"], data["mode"])),
+        ("breaker", data["breaker"]),
+    ]
+    out.show(data, _fields(f"route {data['name']}", rows))
+    if not out.as_json:
+        out.console.print(_history_table(data["history"], f"changes of {data['name']}"))
+
+
+@routes.command("set")
+@click.argument("route")
+@click.argument("state", type=click.Choice(["monolith", "shadow", "extracted"]))
+@click.pass_obj
+def set_route(out: Output, route: str, state: str) -> None:
+    """Move ROUTE to monolith, shadow or extracted."""
+    _change(out, route, state)
+
+
+@routes.command()
+@click.argument("route")
+@click.argument("percent", type=click.IntRange(0, 100))
+@click.pass_obj
+def canary(out: Output, route: str, percent: int) -> None:
+    """Serve PERCENT of users (sticky by user id or cookie) on ROUTE from the service."""
+    _change(out, route, f"canary {percent}")
+
+
+def _change(out: Output, route: str, state: str) -> None:
+    data = out.fetch("PUT", f"/routes/{_quote(route)}", {"state": state})
+    change = data["change"]
+    out.show(
+        data,
+        f"{change['route']}: {change['from']} -> [bold]{change['to']}[/] "
+        f"(by {change['who']}, {change['at'][:19]}Z)",
+    )
+
+
+@routes.command()
+@click.option("--route", help="Only this route's changes.")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.pass_obj
+def history(out: Output, route: str | None, limit: int) -> None:
+    """Who changed which route, when, from what to what."""
+    data = out.fetch("GET", "/history", {"route": route, "limit": limit})
+    out.show(data, _history_table(data["history"], "route changes"))
+
+
+@routes.command()
+@click.argument("method")
+@click.argument("path")
+@click.option("--user-token", help="A user's bearer token, to see their canary side.")
+@click.option("--cookie", help="A carve_cohort cookie value, to see that client's canary side.")
+@click.pass_obj
+def explain(
+    out: Output, method: str, path: str, user_token: str | None, cookie: str | None
+) -> None:
+    """Which backend would serve METHOD PATH, and why."""
+    params = {"method": method, "path": path, "cookie": cookie}
+    headers = {"X-Carve-Explain-Token": user_token} if user_token else None
+    data = out.fetch("GET", "/explain", params, headers)
+    if "rejected" in data:
+        out.show(data, f"{method.upper()} {path}: [red]rejected with 400[/]: {data['rejected']}")
+        return
+    labels = (
+        ("canonical path", "canonical"),
+        ("route", "route"),
+        ("matched by", "matched_by"),
+        ("state", "state"),
+        ("backend", "backend"),
+        ("backend url", "backend_url"),
+        ("why", "reason"),
+        ("breaker", "breaker"),
+        ("mirrored to", "shadow_to"),
+        ("falls back to", "fallback"),
+    )
+    rows = [(label, "-" if data[key] is None else str(data[key])) for label, key in labels]
+    out.show(data, _fields(f"{data['method']} {data['target']}", rows))
+
+
+def _fields(title: str, rows: list[tuple[str, str]]) -> Table:
+    table = Table(show_header=False, title=title)
+    table.add_column(style="bold")
+    table.add_column()
+    for label, value in rows:
+        table.add_row(label, value)
+    return table
+
+
+def _quote(route: str) -> str:
+    from urllib.parse import quote
+
+    return quote(route, safe="")

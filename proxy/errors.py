@@ -1,0 +1,25 @@
+"""The proxy's own error answers, in the same JSON shape as every carve service."""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+_TYPES = {
+    400: "parse_error",
+    401: "not_authenticated",
+    404: "not_found",
+    413: "payload_too_large",
+    502: "bad_gateway",
+    503: "service_unavailable",
+    504: "gateway_timeout",
+}
+
+
+def error_response(status: int, code: str, detail: str, rid: str | None = None) -> web.Response:
+    body = {"type": _TYPES.get(status, "error"), "code": code, "detail": detail}
+    headers = {"X-Request-ID": rid} if rid else None
+    return web.Response(
+        status=status, text=json.dumps(body), content_type="application/json", headers=headers
+    )

@@ -1,0 +1,219 @@
+"""Sending one request to one upstream, resiliently, and relaying the answer.
+
+Before each attempt the circuit breaker and the bulkhead are checked; the request goes
+out with connect / first-byte / total timeouts (proxy/pool.py), and a failure is
+retried with jittered backoff when that is safe (a safe method, or a connect that never
+sent anything) and the retry budget allows it. Falling back to the monolith is the
+caller's decision (proxy/handler.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import TypeVar
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+from proxy.headers import client_response_headers
+from proxy.pool import UpstreamError, UpstreamResponse
+from proxy.resilience import RetryBudget, Upstream, backoff
+from proxy.routing import SAFE_METHODS
+
+RETRY_STATUSES = frozenset({502, 503, 504})
+FAILURE_STATUSES = frozenset({500, 502, 503, 504})
+BUFFER_LIMIT = 256 << 10  # bodies up to this size are read whole: fewer writes, less overhead
+NO_BODY_STATUSES = frozenset({204, 304})
+
+
+class Failure(Exception):
+    """A backend could not answer; `kind` is the metrics outcome and the log word."""
+
+    def __init__(self, kind: str, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.status = status
+
+
+class BodyTooLarge(Exception):
+    """The client's body went over max_body_bytes: 413, and never the upstream's fault."""
+
+
+class RequestBody:
+    """The client's body: small ones read once (replayable), large ones streamed once."""
+
+    def __init__(self, request: web.Request, max_bytes: int) -> None:
+        self.request = request
+        self.max_bytes = max_bytes
+        self.data: bytes | None = None
+        self.started = False
+        self.too_large = False
+
+    async def prepare(self) -> None:
+        length = self.request.content_length
+        if length is not None and length > self.max_bytes:
+            raise BodyTooLarge
+        if not self.request.body_exists:
+            self.data = b""
+        elif length is not None and length <= BUFFER_LIMIT:
+            self.data = await self.request.content.readexactly(length)
+
+    @property
+    def replayable(self) -> bool:
+        return self.data is not None or not self.started
+
+    def payload(self) -> bytes | AsyncIterator[bytes]:
+        if self.data is not None:
+            return self.data
+        return self._stream()
+
+    async def _stream(self) -> AsyncIterator[bytes]:
+        self.started = True
+        seen = 0
+        async for chunk in self.request.content.iter_any():
+            seen += len(chunk)
+            if seen > self.max_bytes:
+                self.too_large = True
+                raise BodyTooLarge
+            yield chunk
+
+
+class Forwarder:
+    def __init__(
+        self,
+        budget: RetryBudget,
+        on_retry: Callable[[str], None],
+    ) -> None:
+        self.budget = budget
+        self.on_retry = on_retry
+
+    async def send(
+        self,
+        upstream: Upstream,
+        method: str,
+        path_qs: str,
+        headers: CIMultiDict[str],
+        body: RequestBody,
+    ) -> UpstreamResponse:
+        """One request to one upstream with every protection; raises Failure."""
+        safe = method in SAFE_METHODS
+        attempt = 0
+        while True:
+            if not upstream.breaker.allow():
+                raise Failure("breaker_open", 503, f"circuit open for {upstream.name}")
+            if not upstream.has_room():
+                raise Failure("rejected", 503, f"{upstream.name} is at its concurrency cap")
+            upstream.inflight += 1
+            try:
+                response = await self._attempt(upstream, method, path_qs, headers, body)
+            except Failure as failure:
+                upstream.inflight -= 1
+                if body.too_large:
+                    raise Failure("too_large", 413, "request body over the limit") from None
+                upstream.breaker.failure()
+                retry_ok = safe or failure.kind == "connect_error"
+                if not (retry_ok and body.replayable and attempt < upstream.config.retries):
+                    raise
+            else:
+                if response.status not in FAILURE_STATUSES:
+                    upstream.breaker.success()
+                    return response
+                upstream.breaker.failure()
+                if not (
+                    safe and response.status in RETRY_STATUSES and attempt < upstream.config.retries
+                ):
+                    return response  # the caller releases it (and the bulkhead slot)
+                response.release()
+                upstream.inflight -= 1
+            if not self.budget.withdraw():
+                raise Failure("retry_budget", 503, f"retry budget spent for {upstream.name}")
+            self.on_retry(upstream.name)
+            await asyncio.sleep(backoff(attempt))
+            attempt += 1
+
+    async def _attempt(
+        self,
+        upstream: Upstream,
+        method: str,
+        path_qs: str,
+        headers: CIMultiDict[str],
+        body: RequestBody,
+    ) -> UpstreamResponse:
+        config = upstream.config
+        try:
+            return await upstream.pool.request(
+                method,
+                path_qs,
+                headers.items(),
+                body.payload(),
+                content_length=body.request.content_length,
+                first_byte_timeout=config.first_byte_timeout,
+                total_timeout=config.total_timeout,
+            )
+        except UpstreamError as exc:
+            raise Failure(exc.kind, exc.status, f"{upstream.name}: {exc}") from None
+        except BodyTooLarge:
+            raise Failure("too_large", 413, "request body over the limit") from None
+
+
+Cookie = tuple[str, str, int]  # name, value, max-age
+
+
+async def relay(
+    request: web.Request,
+    upstream: UpstreamResponse,
+    rid: str,
+    upstream_base: str,
+    capture: int,
+    cookie: Cookie | None = None,
+) -> tuple[web.StreamResponse, bytes | None]:
+    """Copy the upstream's answer to the client; small bodies in one write, others streamed.
+
+    Returns the response and, when `capture` > 0, a copy of a body of at most that size."""
+    public_base = f"{request.scheme}://{request.host}"
+    headers = client_response_headers(upstream.headers, rid, upstream_base, public_base)
+    status = upstream.status
+    length = upstream.content_length
+    if request.method == "HEAD" or status in NO_BODY_STATUSES or status < 200:
+        if length is not None and request.method == "HEAD":
+            headers["Content-Length"] = str(length)
+        response = _with_cookie(
+            web.Response(status=status, reason=upstream.reason, headers=headers), cookie
+        )
+        return response, b""
+    if length is not None and length <= BUFFER_LIMIT:
+        try:
+            body = await upstream.read()
+        except UpstreamError as exc:  # nothing was sent to the client yet
+            raise Failure(exc.kind, exc.status, str(exc)) from None
+        response = web.Response(status=status, reason=upstream.reason, headers=headers, body=body)
+        return _with_cookie(response, cookie), body if len(body) <= capture else None
+    stream = _with_cookie(
+        web.StreamResponse(status=status, reason=upstream.reason, headers=headers), cookie
+    )
+    if length is not None:
+        stream.content_length = length
+    await stream.prepare(request)
+    kept: list[bytes] | None = [] if capture else None
+    size = 0
+    async for chunk in upstream.content.iter_any():
+        await stream.write(chunk)
+        if kept is not None:
+            size += len(chunk)
+            if size <= capture:
+                kept.append(chunk)
+            else:
+                kept = None
+    await stream.write_eof()
+    return stream, b"".join(kept) if kept is not None else None
+
+
+R = TypeVar("R", bound=web.StreamResponse)
+
+
+def _with_cookie(response: R, cookie: Cookie | None) -> R:
+    if cookie is not None:
+        name, value, max_age = cookie
+        response.set_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="Lax")
+    return response

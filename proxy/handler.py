@@ -1,0 +1,305 @@
+"""The proxy's request path: canonical path -> route -> decision -> backend chain -> relay.
+
+Nothing here does blocking I/O: the route table is an in-memory snapshot refreshed by
+a background task, and metrics are in-process counters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import NamedTuple
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+
+from proxy.compare import Answer
+from proxy.config import ProxyConfig, RouteConfig
+from proxy.errors import error_response
+from proxy.forwarding import FAILURE_STATUSES, BodyTooLarge, Failure, Forwarder, RequestBody, relay
+from proxy.headers import is_websocket_upgrade, request_id, upstream_request_headers
+from proxy.identity import TokenReader, bucket, new_cohort_cookie
+from proxy.metrics import Metrics
+from proxy.paths import BadPath, split_target
+from proxy.resilience import RetryBudget, Upstream
+from proxy.routing import SAFE_METHODS, Decision, Router, decide
+from proxy.shadow import Mirror, Shadow
+from proxy.websocket import relay_websocket
+from routetable import Mode, RouteState, RouteTable
+
+access_log = logging.getLogger("carve.proxy.access")
+log = logging.getLogger("carve.proxy")
+COHORT_MAX_AGE = 365 * 24 * 3600
+MISDIRECTED = 421  # a service saying it does not write this context (now)
+MONOLITH = RouteState()
+
+
+class Routed(NamedTuple):
+    """A request's routing, before anything is sent: also what `explain` reports."""
+
+    path: str
+    query: str
+    route: RouteConfig | None
+    decision: Decision
+    new_cookie: str | None
+
+    @property
+    def path_qs(self) -> str:
+        return f"{self.path}?{self.query}" if self.query else self.path
+
+
+class ProxyHandler:
+    """The catch-all handler; `setup(app)` adds it and its ClientSession."""
+
+    def __init__(
+        self, config: ProxyConfig, table: RouteTable, metrics: Metrics, shadow: Shadow
+    ) -> None:
+        self.config = config
+        self.table = table
+        self.metrics = metrics
+        self.shadow = shadow
+        self.router = Router(config)
+        self.default = config.default_upstream
+        self.upstreams = {name: Upstream(c) for name, c in config.upstreams.items()}
+        self.tokens = TokenReader(config.auth_key)
+        self.budget = RetryBudget(config.retry_budget_ratio, config.retry_budget_min_per_second)
+        self.forwarder: Forwarder | None = None
+        self.session: aiohttp.ClientSession | None = None
+
+    def setup(self, app: web.Application) -> None:
+        app.cleanup_ctx.append(self._session_ctx)
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+
+    async def _session_ctx(self, app: web.Application) -> AsyncIterator[None]:
+        # Plain requests go through each upstream's lean pool (proxy/pool.py); this
+        # session serves WebSocket upgrades. The bulkheads bound both.
+        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
+        self.session = aiohttp.ClientSession(
+            connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False
+        )
+        self.forwarder = Forwarder(
+            self.budget,
+            on_retry=lambda name: self.metrics.retries.labels(name).inc(),
+        )
+        yield
+        for upstream in self.upstreams.values():
+            upstream.pool.close()
+        await self.session.close()
+
+    def route(
+        self,
+        method: str,
+        target: str,
+        authorization: str | None,
+        cookies: Callable[[], Mapping[str, str]],
+    ) -> Routed:
+        """Route a request target (raises BadPath); pure, also used by `explain`.
+        `cookies` is called only for a canary, so most requests never parse them."""
+        path, query = split_target(target)
+        route = self.router.match(method, path)
+        state = self.table.snapshot.get(route.name, route.state) if route else MONOLITH
+        new_cookie = None
+        cohort = None
+        if state.mode is Mode.CANARY:
+            uid = self.tokens.user_id(authorization)
+            cookie = cookies().get(self.config.cohort_cookie) if uid is None else None
+            if uid is not None:
+                cohort = (bucket(f"user:{uid}"), "user")
+            elif cookie and len(cookie) <= 64:
+                cohort = (bucket(f"cookie:{cookie}"), "cookie")
+            else:
+                new_cookie = new_cohort_cookie()
+                cohort = (bucket(f"cookie:{new_cookie}"), "new cookie")
+        decision = decide(route, state, method, self.default, cohort)
+        return Routed(path, query, route, decision, new_cookie)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        start = asyncio.get_running_loop().time()
+        rid = request_id(request.headers)
+        method = request.method
+        try:
+            routed = self.route(
+                method,
+                request.raw_path,
+                request.headers.get("Authorization"),
+                lambda: request.cookies,
+            )
+        except BadPath as exc:
+            self._done(request, rid, start, 400, "-", "-", "bad_request", str(exc))
+            return error_response(400, "bad_request", str(exc), rid)
+        decision = routed.decision
+        headers = upstream_request_headers(
+            request.headers, peer=request.remote, scheme=request.scheme, rid=rid
+        )
+        status, backend, outcome = 0, decision.backend, "aborted"
+        try:
+            if is_websocket_upgrade(request.headers):
+                status, outcome, ws = await self._websocket(request, routed, headers, rid)
+                return ws
+            response, backend, outcome = await self._serve(request, routed, headers, rid)
+            status = response.status
+            return response
+        finally:
+            self._done(
+                request,
+                rid,
+                start,
+                status,
+                decision.route,
+                backend,
+                outcome,
+                decision,  # formatted only when the access log is on
+            )
+
+    async def _websocket(
+        self, request: web.Request, routed: Routed, headers: CIMultiDict[str], rid: str
+    ) -> tuple[int, str, web.StreamResponse]:
+        """Pass a WebSocket through; it holds a bulkhead slot while it is open."""
+        upstream = self.upstreams[routed.decision.backend]
+        if not upstream.breaker.allow():
+            failure = Failure("breaker_open", 503, f"circuit open for {upstream.name}")
+            return 503, failure.kind, self._failed(upstream.name, failure, rid)[0]
+        if not upstream.has_room():
+            failure = Failure("rejected", 503, f"{upstream.name} is at its concurrency cap")
+            return 503, failure.kind, self._failed(upstream.name, failure, rid)[0]
+        assert self.session is not None, "ProxyHandler.setup(app) was not called"
+        url = upstream.base.replace("http", "ws", 1) + routed.path_qs
+        upstream.inflight += 1
+        try:
+            ws = await relay_websocket(
+                request, self.session, url, headers, upstream.config.total_timeout
+            )
+        except web.HTTPBadGateway:
+            upstream.breaker.failure()
+            raise
+        finally:
+            upstream.inflight -= 1
+        upstream.breaker.success()
+        return 101, "ok", ws
+
+    async def _serve(
+        self, request: web.Request, routed: Routed, headers: CIMultiDict[str], rid: str
+    ) -> tuple[web.StreamResponse, str, str]:
+        assert self.forwarder is not None, "ProxyHandler.setup(app) was not called"
+        decision = routed.decision
+        body = RequestBody(request, self.config.max_body_bytes)
+        try:
+            await body.prepare()
+        except BodyTooLarge:
+            return (
+                error_response(413, "too_large", "request body over the limit", rid),
+                "-",
+                "too_large",
+            )
+        self.budget.deposit()
+        chain = [decision.backend]
+        if decision.backend != self.default and request.method in SAFE_METHODS:
+            chain.append(self.default)
+        owner_elsewhere = self._other_side(routed, decision.backend)
+        mirror = decision.shadow is not None and self.shadow.sampled(decision.route)
+        capture = self.shadow.config.max_body_bytes if mirror else 0
+        fallback: str | None = None
+        for name in chain:
+            upstream = self.upstreams[name]
+            last = name == chain[-1]
+            try:
+                answer = await self.forwarder.send(
+                    upstream, request.method, routed.path_qs, headers, body
+                )
+            except Failure as failure:
+                if last:
+                    return self._failed(name, failure, rid)
+                fallback = failure.kind
+                self.metrics.fallbacks.labels(decision.route, fallback).inc()
+                continue
+            if answer.status in FAILURE_STATUSES and not last:
+                answer.release()
+                upstream.inflight -= 1
+                fallback = f"status_{answer.status}"
+                self.metrics.fallbacks.labels(decision.route, fallback).inc()
+                continue
+            if answer.status == MISDIRECTED and owner_elsewhere and body.replayable:
+                # The side asked no longer writes this context (a flip under way): it
+                # changed nothing, so the request goes once to the other side.
+                answer.release()
+                upstream.inflight -= 1
+                chain.append(owner_elsewhere)
+                owner_elsewhere = None
+                fallback = "not_owner"
+                self.metrics.fallbacks.labels(decision.route, fallback).inc()
+                continue
+            try:
+                response, copy = await relay(
+                    request, answer, rid, upstream.base, capture, self._cohort_cookie(routed)
+                )
+            except Failure as failure:  # the body broke before anything was sent
+                upstream.breaker.failure()
+                return self._failed(name, failure, rid)
+            finally:
+                answer.release()
+                upstream.inflight -= 1
+            if mirror and decision.shadow:
+                self.shadow.mirror(
+                    Mirror(
+                        decision.route,
+                        request.method,
+                        routed.path_qs,
+                        headers,
+                        upstream.base,
+                        self.upstreams[decision.shadow].base,
+                    ),
+                    Answer(answer.status, answer.headers, copy),
+                )
+            outcome = "ok" if answer.status < 500 else "error"
+            return response, name, outcome if fallback is None else "fallback"
+        raise AssertionError("the backend chain is never empty")
+
+    def _other_side(self, routed: Routed, backend: str) -> str | None:
+        """For a route: the monolith if `backend` is the service, and the other way round."""
+        route = routed.route
+        if route is None:
+            return None
+        return self.default if backend == route.service else route.service
+
+    def _failed(
+        self, backend: str, failure: Failure, rid: str
+    ) -> tuple[web.StreamResponse, str, str]:
+        """The client's error answer; the detail with addresses stays in the log."""
+        log.warning("request %s: %s", rid, failure)
+        detail = f"the {backend} upstream failed: {failure.kind}"
+        return error_response(failure.status, failure.kind, detail, rid), backend, failure.kind
+
+    def _cohort_cookie(self, routed: Routed) -> tuple[str, str, int] | None:
+        if routed.new_cookie is None:
+            return None
+        return (self.config.cohort_cookie, routed.new_cookie, COHORT_MAX_AGE)
+
+    def _done(
+        self,
+        request: web.Request,
+        rid: str,
+        start: float,
+        status: int,
+        route: str,
+        backend: str,
+        outcome: str,
+        why: object,
+    ) -> None:
+        seconds = asyncio.get_running_loop().time() - start
+        self.metrics.observe(route, backend, outcome, seconds)
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info(
+                '%s %s "%s %s" %d %.1fms route=%s backend=%s outcome=%s decision="%s"',
+                rid,
+                request.remote,
+                request.method,
+                request.raw_path,
+                status,
+                seconds * 1000,
+                route,
+                backend,
+                outcome,
+                why,
+            )

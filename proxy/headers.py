@@ -1,0 +1,102 @@
+"""Header rewriting between client and upstream: hop-by-hop, X-Forwarded-*, request id."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+
+from multidict import CIMultiDict, CIMultiDictProxy
+
+# RFC 9110 7.6.1, plus the legacy ones still seen in the wild.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+# Host and the body's framing are the upstream client's to write; Expect was answered.
+_NOT_FORWARDED = HOP_BY_HOP | {
+    "host",
+    "content-length",
+    "expect",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+}
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+
+
+def _dropped(headers: CIMultiDictProxy[str], base: frozenset[str]) -> frozenset[str]:
+    connection = headers.get("Connection")
+    if not connection:
+        return base
+    return base | {token.strip().lower() for token in connection.split(",")}
+
+
+def _copy(headers: CIMultiDictProxy[str], drop: Iterable[str]) -> CIMultiDict[str]:
+    return CIMultiDict([(k, v) for k, v in headers.items() if k.lower() not in drop])
+
+
+def request_id(headers: CIMultiDictProxy[str]) -> str:
+    """The client's X-Request-ID when it is sane, else a new random one."""
+    given = headers.get("X-Request-ID")
+    if given and _REQUEST_ID.fullmatch(given):
+        return given
+    return os.urandom(16).hex()
+
+
+def upstream_request_headers(
+    headers: CIMultiDictProxy[str], *, peer: str | None, scheme: str, rid: str
+) -> CIMultiDict[str]:
+    """The client's headers minus hop-by-hop ones, plus X-Forwarded-* and X-Request-ID.
+
+    X-Forwarded-For appends the peer to what the client sent (as nginx's
+    $proxy_add_x_forwarded_for); Proto and Host are set by the proxy, never trusted."""
+    out = _copy(headers, _dropped(headers, _NOT_FORWARDED))
+    prior = out.popall("X-Forwarded-For", [])
+    out["X-Forwarded-For"] = ", ".join([*prior, peer or "unknown"])
+    out["X-Forwarded-Proto"] = scheme
+    host = headers.get("Host")
+    if host:
+        out["X-Forwarded-Host"] = host
+    out["X-Request-ID"] = rid
+    return out
+
+
+def client_response_headers(
+    headers: CIMultiDictProxy[str], rid: str, upstream_base: str, public_base: str
+) -> CIMultiDict[str]:
+    """The upstream's headers minus hop-by-hop ones and framing, plus X-Request-ID.
+
+    A Location pointing at the upstream itself is rewritten to the address the client
+    used (what nginx's `proxy_redirect default` does), so no internal address leaks."""
+    out = _copy(headers, _dropped(headers, HOP_BY_HOP | {"content-length"}))
+    out["X-Request-ID"] = rid
+    location = out.get("Location")
+    if location is not None and location.startswith(upstream_base):
+        out["Location"] = public_base + location[len(upstream_base) :]
+    return out
+
+
+def relative_location(headers: Mapping[str, str], upstream_base: str) -> CIMultiDict[str]:
+    """A copy with a Location at `upstream_base` made relative: two sides on different
+    addresses redirecting to the same path then compare equal."""
+    out = CIMultiDict(headers)
+    location = out.get("Location")
+    if location is not None and location.startswith(upstream_base):
+        out["Location"] = location[len(upstream_base) :] or "/"
+    return out
+
+
+def is_websocket_upgrade(headers: CIMultiDictProxy[str]) -> bool:
+    return (
+        headers.get("Upgrade", "").lower() == "websocket"
+        and "upgrade" in headers.get("Connection", "").lower()
+    )

@@ -1,0 +1,54 @@
+"""/healthz (the process answers), /readyz (it can route), /metrics (Prometheus)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from aiohttp import web
+
+from proxy.handler import ProxyHandler
+from proxy.metrics import Metrics
+from proxy.resilience import BreakerState
+from routetable import RouteTable
+
+STALE_AFTER = 10.0  # seconds without a good route table read before we stop being ready
+
+
+class Health:
+    def __init__(self, table: RouteTable, metrics: Metrics, handler: ProxyHandler) -> None:
+        self.table = table
+        self.metrics = metrics
+        self.handler = handler
+        self.draining = False
+
+    def setup(self, app: web.Application) -> None:
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/readyz", self.readyz)
+        app.router.add_get("/metrics", self.metrics_page)
+        app.on_shutdown.append(self._drain)
+
+    async def _drain(self, app: web.Application) -> None:
+        self.draining = True
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "pid": os.getpid()})
+
+    async def readyz(self, request: web.Request) -> web.Response:
+        problems = []
+        if self.draining:
+            problems.append("draining")
+        last_ok = self.table.last_ok
+        if last_ok is None or time.monotonic() - last_ok > STALE_AFTER:
+            problems.append(f"route table unreadable: {self.table.last_error}")
+        if problems:
+            return web.json_response({"status": "unavailable", "problems": problems}, status=503)
+        return web.json_response(
+            {"status": "ok", "pid": os.getpid(), "routes_version": self.table.snapshot.version}
+        )
+
+    async def metrics_page(self, request: web.Request) -> web.Response:
+        for name, upstream in self.handler.upstreams.items():
+            is_open = upstream.breaker.state is BreakerState.OPEN
+            self.metrics.breaker_open.labels(name).set(1 if is_open else 0)
+        return web.Response(body=self.metrics.render(), content_type="text/plain")
