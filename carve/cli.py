@@ -1,0 +1,75 @@
+"""The `carve` command: one entry point, each part plugs in its own subcommand.
+
+Subcommands are imported lazily so `carve --help` stays fast and a part's heavy
+dependencies (libcst, aiohttp, Django) load only when that part runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+import click
+
+# name -> "module:attribute" of a click command; append as parts land.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "analyze": ("analyzer.cli:analyze", "Suggest bounded contexts for a Python/Django code base."),
+    "proxy": ("proxy.cli:proxy", "Run the strangler-fig proxy in front of the monolith."),
+    "routes": ("proxy.cli:routes", "Show and toggle proxy routes at runtime."),
+    "contracts": ("contracts.cli:contracts", "Export and check the published event schemas."),
+    "events": ("messaging.cli:events", "Follow the event stream, dead letters and backlog."),
+    "extract": ("extracted.cli:extract", "Backfill and verify an extracted service."),
+    "parity": ("parity.cli:parity", "Compare the monolith with the extracted deployment."),
+    "demo": (
+        "carve.demo_cli:demo",
+        "A migration in a few minutes: shadow, canary, extract, flip back.",
+    ),
+    "stack": ("carve.stack_cli:stack", "Run every service, worker, relay and the proxy locally."),
+    "monolith": ("carve.monolith_cli:monolith", "Run manage.py commands of the example monolith."),
+}
+
+
+def _available(target: str) -> bool:
+    module = target.split(":", 1)[0]
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported only when invoked."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name, (target, _) in SUBCOMMANDS.items() if _available(target))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = SUBCOMMANDS.get(cmd_name)
+        if entry is None or not _available(entry[0]):
+            return None
+        module_name, attribute = entry[0].split(":", 1)
+        command = getattr(importlib.import_module(module_name), attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{entry[0]} is not a click command")
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Help text comes from the registry so listing commands imports nothing heavy.
+        rows = [(name, SUBCOMMANDS[name][1]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="carve")
+def cli() -> None:
+    """carve: take a Django monolith apart into services without breaking it."""
+
+
+def main() -> None:
+    cli(prog_name="carve")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,326 @@
+"""The whole example deployment as local processes: `carve stack up` (what `make run` runs).
+
+    monolith  :8000  web (gunicorn), worker (Celery), relay (+ ownership watcher, saga timeouts)
+    payments  :8001  web, worker, relay
+    inventory :8002  web, worker, relay
+    proxy     :8080  the strangler-fig proxy, dashboard at /_carve/ui
+
+Embedded mode by default: SQLite files, the filesystem broker and the route table under
+var/. Logs are interleaved, one prefix per process; Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+SERVICES = ("monolith", "payments", "inventory")
+CELERY_APPS = {
+    "monolith": "monolith.config.celery",
+    "payments": "extracted.payments.config.celery",
+    "inventory": "extracted.inventory.config.celery",
+}
+SETTINGS = {
+    "monolith": "monolith.config.settings.base",
+    "payments": "extracted.payments.config.settings",
+    "inventory": "extracted.inventory.config.settings",
+}
+WSGI_APPS = {
+    "monolith": "monolith.config.wsgi:application",
+    "payments": "extracted.payments.config.wsgi:application",
+    "inventory": "extracted.inventory.config.wsgi:application",
+}
+
+
+@dataclass(frozen=True)
+class Ports:
+    monolith: int = 8000
+    payments: int = 8001
+    inventory: int = 8002
+    proxy: int = 8080
+
+    def of(self, service: str) -> int:
+        return int(getattr(self, service))
+
+
+@dataclass
+class StackConfig:
+    var_dir: Path
+    ports: Ports = field(default_factory=Ports)
+    # Real mode: a database URL per service; empty means a SQLite file under var_dir.
+    database_urls: dict[str, str] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    admin_token: str = ""
+    web_workers: int = 2
+    worker_concurrency: int = 2
+
+    def env_for(self, service: str | None) -> dict[str, str]:
+        env = {**os.environ, **self.extra_env, "CARVE_VAR_DIR": str(self.var_dir)}
+        env["CARVE_ADMIN_TOKEN"] = self.admin_token
+        env["PYTHONUNBUFFERED"] = "1"
+        for name in ("DATABASE_URL", "MONOLITH_DATABASE_URL", "DJANGO_SETTINGS_MODULE"):
+            env.pop(name, None)
+        for name, url in self.database_urls.items():
+            env[f"{name.upper()}_DATABASE_URL"] = url  # for carve commands run beside
+        if service and self.database_urls.get(service):
+            env["DATABASE_URL"] = self.database_urls[service]
+        return env
+
+
+@dataclass
+class Spec:
+    name: str
+    argv: list[str]
+    service: str | None
+
+
+def manage(service: str) -> list[str]:
+    if service == "monolith":
+        return [sys.executable, str(REPO / "manage.py")]
+    return [sys.executable, "-m", f"extracted.{service}"]
+
+
+def carve(*args: str) -> list[str]:
+    return [sys.executable, "-m", "carve", *args]
+
+
+def proxy_config(config: StackConfig) -> Path:
+    """A proxy config for these ports (the example config, re-pointed)."""
+    text = (REPO / "proxy" / "example.toml").read_text()
+    for service in SERVICES:
+        text = text.replace(
+            f"http://127.0.0.1:{Ports().of(service)}",
+            f"http://127.0.0.1:{config.ports.of(service)}",
+        )
+    text = text.replace('listen = "127.0.0.1:8080"', f'listen = "127.0.0.1:{config.ports.proxy}"')
+    path = config.var_dir / "proxy.toml"
+    path.write_text(text)
+    return path
+
+
+def specs(config: StackConfig) -> list[Spec]:
+    found = []
+    for service in SERVICES:
+        port = config.ports.of(service)
+        found.append(
+            Spec(
+                f"{service}-worker",
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    CELERY_APPS[service],
+                    "worker",
+                    "--loglevel=INFO",
+                    f"--concurrency={config.worker_concurrency}",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                    "-n",
+                    f"{service}@%h",
+                ],
+                service,
+            )
+        )
+        found.append(
+            Spec(f"{service}-relay", carve("events", "--service", service, "relay"), service)
+        )
+        found.append(
+            Spec(
+                f"{service}-web",
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    WSGI_APPS[service],
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--workers",
+                    str(config.web_workers),
+                    "--threads",
+                    "4",
+                    "--timeout",
+                    "60",
+                    "--graceful-timeout",
+                    "10",
+                ],
+                service,
+            )
+        )
+    found.append(Spec("proxy", carve("proxy", "--config", str(proxy_config(config))), None))
+    return found
+
+
+def run_step(argv: list[str], env: dict[str, str], what: str) -> None:
+    result = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise StackError(f"{what} failed:\n{result.stdout}{result.stderr}")
+
+
+class StackError(Exception):
+    pass
+
+
+class Stack:
+    """Start, watch and stop the processes of one deployment."""
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.processes: dict[str, subprocess.Popen[str]] = {}
+        self._threads: dict[str, threading.Thread] = {}
+        self.lock = threading.Lock()
+        self.echo = True
+
+    def prepare(self, *, seed: bool = True) -> None:
+        """Migrate every database, create the demo admins, declare queues, seed."""
+        self.config.var_dir.mkdir(parents=True, exist_ok=True)
+        for service in SERVICES:
+            env = self.config.env_for(service)
+            run_step(
+                [*manage(service), "migrate", "--no-input", "-v", "0"], env, f"migrating {service}"
+            )
+            if service != "monolith":
+                run_step([*manage(service), "ensure_superuser"], env, f"admin for {service}")
+            run_step(carve("events", "--service", service, "declare"), env, f"queue of {service}")
+        if seed:
+            run_step([*manage("monolith"), "seed"], self.config.env_for("monolith"), "seeding")
+
+    def start(self, *, echo: bool = True) -> None:
+        self.echo = echo
+        for spec in specs(self.config):
+            self._launch(spec)
+
+    def _launch(self, spec: Spec) -> None:
+        width = max(len(s.name) for s in specs(self.config))
+        process = subprocess.Popen(
+            spec.argv,
+            cwd=REPO,
+            env=self.config.env_for(spec.service),
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.processes[spec.name] = process
+        thread = threading.Thread(
+            target=self._pump, args=(spec.name.ljust(width), process, self.echo), daemon=True
+        )
+        thread.start()
+        self._threads[spec.name] = thread
+
+    def kill(self, name: str, signum: int = signal.SIGKILL) -> None:
+        """Signal one process (and its children, e.g. a worker's pool) and wait for it."""
+        process = self.processes[name]
+        try:
+            os.killpg(process.pid, signum)
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=30)
+        self._reap(name)
+
+    def _reap(self, name: str) -> None:
+        """After a process has ended: finish copying its output, close the pipe."""
+        self._threads[name].join(timeout=5)
+        stdout = self.processes[name].stdout
+        if stdout is not None:
+            stdout.close()
+
+    def relaunch(self, name: str) -> None:
+        """Start a process of the stack again (after kill())."""
+        self._launch(next(spec for spec in specs(self.config) if spec.name == name))
+
+    def _pump(self, prefix: str, process: subprocess.Popen[str], echo: bool) -> None:
+        assert process.stdout is not None
+        log = (self.config.var_dir / "logs").joinpath(f"{prefix.strip()}.log")
+        log.parent.mkdir(exist_ok=True)
+        with log.open("a") as sink:
+            for line in process.stdout:
+                sink.write(line)
+                sink.flush()
+                if echo:
+                    with self.lock:
+                        sys.stdout.write(f"{prefix} | {line}")
+                        sys.stdout.flush()
+
+    def urls(self) -> dict[str, str]:
+        ports = self.config.ports
+        return {name: f"http://127.0.0.1:{ports.of(name)}" for name in (*SERVICES, "proxy")}
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        pending = dict(self.urls())
+        while pending:
+            for name, url in list(pending.items()):
+                try:
+                    if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
+                        del pending[name]
+                except requests.RequestException:
+                    pass
+            dead = [n for n, p in self.processes.items() if p.poll() is not None]
+            if dead:
+                raise StackError(f"stopped while starting: {', '.join(dead)} (see var/logs)")
+            if time.monotonic() > deadline:
+                raise StackError(f"not ready after {timeout:.0f}s: {', '.join(pending)}")
+            time.sleep(0.25)
+
+    def stop(self, timeout: float = 20.0) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                try:
+                    os.killpg(process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + timeout
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        for name in self.processes:
+            self._reap(name)
+
+    def sql(self, service: str, query: str) -> list[tuple[Any, ...]]:
+        """Read a service's own database (to check, never to write behind its back)."""
+        code = (
+            "import json, django; django.setup(); from django.db import connection\n"
+            "with connection.cursor() as c:\n"
+            f"    c.execute({query!r}); print(json.dumps(c.fetchall(), default=str))"
+        )
+        env = {**self.config.env_for(service), "DJANGO_SETTINGS_MODULE": SETTINGS[service]}
+        result = subprocess.run(
+            [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True
+        )
+        if result.returncode != 0:
+            raise StackError(f"reading {service}: {result.stderr.strip()}")
+        return [tuple(row) for row in json.loads(result.stdout.strip().splitlines()[-1])]
+
+    def running(self) -> Iterator[str]:
+        return (name for name, process in self.processes.items() if process.poll() is None)
+
+
+def admin_token(var_dir: Path) -> str:
+    """CARVE_ADMIN_TOKEN, else one kept under var/ so it survives restarts."""
+    given = os.environ.get("CARVE_ADMIN_TOKEN")
+    if given:
+        return given
+    path = var_dir / "admin-token"
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(24))
+        path.chmod(0o600)
+    return path.read_text().strip()

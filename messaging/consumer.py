@@ -1,0 +1,152 @@
+"""Applying delivered events exactly once.
+
+At-least-once delivery in, exactly-once effect out: every event is applied in a
+transaction that also stores its id in the inbox (unique per consumer), so a redelivered
+or duplicated event is a no-op, and a worker killed mid-handler commits nothing.
+
+A fresh delivery is applied in one transaction: an attempt is counted for all its events
+(one statement, committed first), then every event is applied and the inbox rows are
+written together, one commit for the lot. Should any event raise, that transaction rolls
+back and the delivery is applied again with a savepoint per event, so only the failing
+event is held back. A redelivery or a retry goes one event per transaction, counting an
+attempt before each, so an event that kills the worker every time is dead-lettered after
+CARVE_EVENTS_MAX_ATTEMPTS without dragging its neighbours. Failed events are retried on
+this service's own queue with jittered exponential backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any
+
+from celery import Celery
+from django.conf import settings
+from django.db import connection, transaction
+from pydantic import ValidationError
+
+from contracts.envelope import Envelope
+from messaging.failures import count_attempts, dead_letter, settle_failure
+from messaging.inbox import (
+    FINISHED,
+    Result,
+    apply_batch,
+    apply_guarded,
+    as_uuid,
+    consumer_name,
+    event_ids,
+    marks,
+    table,
+)
+from messaging.models import ConsumeAttempt, DeadLetter, InboxMessage
+
+__all__ = ["Result", "consume_delivery", "consumer_name"]
+log = logging.getLogger("carve.events")
+LOCAL_WAIT_SECONDS = 0.5  # an early event usually waits only for a sibling worker's commit
+
+
+# ------------------------------------------------------------------ a delivery
+def _parse(raw: list[dict[str, Any]]) -> list[Envelope]:
+    envelopes = []
+    for item in raw:
+        try:
+            envelopes.append(Envelope.from_dict(item))
+        except ValidationError as exc:
+            log.error("dropped a message that is not an event envelope: %s", exc)
+            bad = Envelope(
+                type="unknown.Unparseable",
+                version=1,
+                aggregate="unknown",
+                aggregate_id="unknown",
+                sequence=1,
+                origin="unknown",
+                data={"raw": item if isinstance(item, dict) else repr(item)},
+            )
+            with transaction.atomic():
+                dead_letter(bad, reason=DeadLetter.Reason.FAILED, error=str(exc), attempts=1)
+    return envelopes
+
+
+def _known(envelopes: list[Envelope]) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
+    """Which events are in the inbox already, and which have counted attempts (one query)."""
+    done: set[uuid.UUID] = set()
+    attempted: set[uuid.UUID] = set()
+    if not envelopes:
+        return done, attempted
+    ids = event_ids([e.id for e in envelopes])
+    where = f"WHERE consumer = %s AND event_id IN ({marks(ids)})"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT event_id, 1 FROM {table(InboxMessage)} {where} "
+            f"UNION ALL SELECT event_id, 0 FROM {table(ConsumeAttempt)} {where}",
+            [consumer_name(), *ids, consumer_name(), *ids],
+        )
+        for event_id, in_inbox in cursor.fetchall():
+            (done if in_inbox else attempted).add(as_uuid(event_id))
+    return done, attempted
+
+
+def _apply_with_local_wait(envelope: Envelope) -> Result:
+    deadline = time.monotonic() + LOCAL_WAIT_SECONDS
+    while True:
+        with transaction.atomic():
+            result = apply_guarded(envelope)
+        if result.outcome != "retry" or time.monotonic() > deadline:
+            return result
+        time.sleep(0.02)
+
+
+def consume_delivery(
+    raw: list[dict[str, Any]], *, app: Celery, redelivered: bool = False
+) -> list[Result]:
+    """Apply the events of one broker message; returns what happened to each."""
+    envelopes = _parse(raw)
+    done, attempted = _known(envelopes)
+    pending = [e for e in envelopes if e.id not in done]
+    results = [Result("duplicate") for _ in envelopes]
+    if not pending:
+        return results
+    seen_before = any(e.id in attempted for e in pending)
+    outcomes: dict[uuid.UUID, tuple[Result, int]] = {}
+    forgotten: set[uuid.UUID] = set()  # finished, and their attempt rows already deleted
+    if redelivered or seen_before:
+        for envelope in pending:
+            counted = count_attempts([envelope])[envelope.id]
+            if counted.attempts > settings.CARVE_EVENTS_MAX_ATTEMPTS:
+                # Only a worker that died mid-event gets here: failures stop at the cap.
+                reason = (
+                    DeadLetter.Reason.FAILED
+                    if counted.last_error
+                    else DeadLetter.Reason.WORKER_LOST
+                )
+                error = counted.last_error or "the worker died while handling this event"
+                with transaction.atomic():
+                    dead_letter(envelope, reason=reason, error=error, attempts=counted.attempts)
+                outcomes[envelope.id] = (Result("dead"), counted.attempts)
+                continue
+            outcomes[envelope.id] = (_apply_with_local_wait(envelope), counted.attempts)
+    else:
+        attempts_by_id = count_attempts(pending)
+        applied = apply_batch(pending)
+        if applied is None:
+            with transaction.atomic():
+                applied = {envelope.id: apply_guarded(envelope) for envelope in pending}
+        else:
+            forgotten = {id_ for id_, result in applied.items() if result.outcome in FINISHED}
+        for envelope in pending:
+            result = applied[envelope.id]
+            if result.outcome == "retry":
+                result = _apply_with_local_wait(envelope)
+            outcomes[envelope.id] = (result, attempts_by_id[envelope.id].attempts)
+    finished = [
+        e.id for e in pending if outcomes[e.id][0].outcome in FINISHED and e.id not in forgotten
+    ]
+    if finished:
+        ConsumeAttempt.objects.filter(consumer=consumer_name(), event_id__in=finished).delete()
+    for envelope in pending:
+        result, attempts = outcomes[envelope.id]
+        if result.outcome not in FINISHED and result.outcome != "dead":
+            settle_failure(app, envelope, result, attempts)
+    by_id = {e.id: outcomes[e.id][0] for e in pending}
+    return [by_id.get(e.id, Result("duplicate")) for e in envelopes]

@@ -1,0 +1,35 @@
+import signal
+import threading
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from messaging import periodic
+from messaging.relay import relay_for
+from messaging.runtime import celery_app
+
+
+class Command(BaseCommand):
+    help = (
+        "Publish this service's outbox to the broker until stopped (Ctrl-C / SIGTERM). "
+        "Safe to run several: they share the work without reordering an aggregate."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--batch-size", type=int, default=500, help="rows per round (default 500)"
+        )
+
+    def handle(self, *args: Any, batch_size: int, **options: Any) -> None:
+        if batch_size < 1:
+            self.stderr.write("--batch-size must be at least 1")
+            raise SystemExit(2)
+        stop = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+        relay = relay_for(celery_app(), batch_size=batch_size)
+        self.stdout.write(f"relay {relay.name}: publishing the outbox (Ctrl-C stops)")
+        jobs = periodic.start(stop)
+        relay.run(stop)
+        jobs.join(timeout=10)
+        self.stdout.write(f"relay {relay.name}: stopped after {relay.published} events")

@@ -1,0 +1,64 @@
+"""Publishing an event = writing it to the outbox in the state change's transaction.
+
+Nothing reaches the broker here: the relay publishes committed rows. So an event exists
+exactly when its state change does; a rolled-back transaction publishes nothing.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+from django.conf import settings
+from django.db import connection
+
+from contracts.envelope import Envelope
+from contracts.events import Event
+from contracts.registry import routing_key
+from messaging.models import RELAY_PARTITIONS, OutboxMessage
+from servicekit import context
+
+NOTIFY_CHANNEL = "carve_outbox"
+
+
+class NotInTransaction(RuntimeError):
+    pass
+
+
+def partition_of(aggregate: str, aggregate_id: str) -> int:
+    return zlib.crc32(f"{aggregate}:{aggregate_id}".encode()) % RELAY_PARTITIONS
+
+
+def publish(event: Event, *, sequence: int) -> Envelope:
+    """Record `event` as version `sequence` of its aggregate, in the current transaction."""
+    if not connection.in_atomic_block:
+        raise NotInTransaction(
+            f"publish({event.TYPE}) must run inside the transaction of the state change "
+            "(wrap the service in transaction.atomic)"
+        )
+    envelope = Envelope(
+        type=event.TYPE,
+        version=event.VERSION,
+        aggregate=event.AGGREGATE,
+        aggregate_id=event.aggregate_id(),
+        sequence=sequence,
+        origin=settings.CARVE_SERVICE_NAME,
+        correlation_id=context.correlation_id(),
+        causation_id=context.causation_id(),
+        data=event.model_dump(mode="json"),
+    )
+    OutboxMessage.objects.create(
+        event_id=envelope.id,
+        event_type=envelope.type,
+        routing_key=routing_key(envelope.type),
+        aggregate=envelope.aggregate,
+        aggregate_id=envelope.aggregate_id,
+        sequence=sequence,
+        partition=partition_of(envelope.aggregate, envelope.aggregate_id),
+        envelope=envelope.to_json(),
+        created_at=envelope.occurred_at,
+    )
+    if connection.vendor == "postgresql":
+        # Delivered to a listening relay when (and only if) this transaction commits.
+        with connection.cursor() as cursor:
+            cursor.execute(f"NOTIFY {NOTIFY_CHANNEL}")
+    return envelope

@@ -1,0 +1,109 @@
+"""The inbox: duplicates, reordering, poison, newer schema versions (in-process)."""
+
+import logging
+
+import pytest
+
+from messaging.consumer import consume_delivery
+from messaging.models import AggregateCursor, ConsumeAttempt, DeadLetter, InboxMessage
+from messaging.tests.factories import stock_changed
+from messaging.tests.ledger.models import Effect
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def effects(sku):
+    return list(Effect.objects.filter(aggregate_id=sku).values_list("sequence", flat=True))
+
+
+def test_a_duplicate_delivery_has_no_second_effect(events):
+    envelope = stock_changed("DUP", 1)
+    first = consume_delivery([envelope.to_dict()], app=events.app)
+    again = consume_delivery([envelope.to_dict(), envelope.to_dict()], app=events.app)
+    assert [r.outcome for r in first] == ["applied"]
+    assert [r.outcome for r in again] == ["duplicate", "duplicate"]
+    assert effects("DUP") == [1]
+    assert InboxMessage.objects.filter(event_id=envelope.id).count() == 1
+
+
+def test_events_of_one_aggregate_apply_in_order_whatever_order_they_arrive(events, settings):
+    settings.CARVE_EVENTS_GAP_ATTEMPTS = 50
+    third, first, second = stock_changed("ORD", 3), stock_changed("ORD", 1), stock_changed("ORD", 2)
+    outcomes = consume_delivery([third.to_dict(), first.to_dict()], app=events.app)
+    assert [r.outcome for r in outcomes] == ["retry", "applied"]
+    consume_delivery([second.to_dict()], app=events.app)
+    events.drain(until=lambda: len(effects("ORD")) == 3)  # #3 comes back from its retry
+    assert effects("ORD") == [1, 2, 3]
+    assert AggregateCursor.objects.get(aggregate_id="ORD").sequence == 3
+
+
+def test_a_stale_event_is_a_no_op(events):
+    consume_delivery(
+        [stock_changed("OLD", 1).to_dict(), stock_changed("OLD", 2).to_dict()], app=events.app
+    )
+    outcome = consume_delivery([stock_changed("OLD", 1).to_dict()], app=events.app)
+    assert [r.outcome for r in outcome] == ["stale"]
+    assert effects("OLD") == [1, 2]
+
+
+def test_a_poison_event_is_retried_then_dead_lettered_then_replayed(
+    events, settings, tmp_path, monkeypatch
+):
+    from messaging import deadletters
+
+    settings.CARVE_EVENTS_MAX_ATTEMPTS = 3
+    monkeypatch.setenv("CARVE_TEST_FAULT_DIR", str(tmp_path))
+    (tmp_path / "poison-BAD").touch()
+    healthy, poison = stock_changed("OK", 1), stock_changed("BAD", 1)
+    outcomes = consume_delivery([healthy.to_dict(), poison.to_dict()], app=events.app)
+    assert [r.outcome for r in outcomes] == ["applied", "failed"]
+    events.drain(until=lambda: DeadLetter.objects.exists())
+    letter = DeadLetter.objects.get()
+    assert (letter.event_id, letter.reason, letter.attempts) == (poison.id, "failed", 3)
+    assert "poison pill for BAD" in letter.error
+    assert effects("BAD") == [] and effects("OK") == [1]
+    assert not ConsumeAttempt.objects.exists()
+
+    (tmp_path / "poison-BAD").unlink()  # the bug is fixed
+    assert deadletters.replay(letter_ids=[letter.id], app=events.app) == 1
+    events.drain(until=lambda: effects("BAD") == [1])
+    letter.refresh_from_db()
+    assert letter.replayed_at is not None
+
+
+def test_an_event_of_a_newer_schema_version_is_parked_not_lost(events, caplog):
+    newer = stock_changed("NEW", 1, version=2)
+    with caplog.at_level(logging.WARNING, logger="carve.events"):
+        outcomes = consume_delivery([newer.to_dict()], app=events.app)
+    assert [r.outcome for r in outcomes] == ["parked"]
+    letter = DeadLetter.objects.get()
+    assert (letter.reason, letter.event_id) == ("unknown_schema_version", newer.id)
+    assert "inventory.StockChanged v2" in caplog.text and "knows v[1]" in caplog.text
+    assert not InboxMessage.objects.filter(event_id=newer.id).exists()
+    assert effects("NEW") == []
+
+
+def test_a_message_that_is_not_an_envelope_is_dead_lettered(events):
+    outcomes = consume_delivery(
+        [{"hello": "world"}, stock_changed("FINE", 1).to_dict()], app=events.app
+    )
+    assert [r.outcome for r in outcomes] == ["applied"]
+    assert DeadLetter.objects.get().event_type == "unknown.Unparseable"
+
+
+def test_an_event_without_a_handler_is_acknowledged_and_recorded(events):
+    from contracts.envelope import Envelope
+
+    registered = Envelope(
+        type="users.UserRegistered",
+        version=1,
+        aggregate="users.user",
+        aggregate_id="7",
+        sequence=1,
+        origin="monolith",
+        data={"user_id": 7, "username": "u", "email": "u@example.com", "is_staff": False},
+    )
+    assert [r.outcome for r in consume_delivery([registered.to_dict()], app=events.app)] == [
+        "ignored"
+    ]
+    assert InboxMessage.objects.filter(event_id=registered.id).exists()

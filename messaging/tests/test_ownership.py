@@ -1,0 +1,192 @@
+"""Who writes a context, and the handover between sides (in-process, as the monolith)."""
+
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import connections, transaction
+
+from contracts.envelope import Envelope
+from contracts.events.inventory import StockChangedV1
+from contracts.events.ownership import HandedOverV1
+from messaging.consumer import consume_delivery
+from messaging.models import ContextOwnership, OutboxMessage
+from messaging.outbox import publish
+from messaging.ownership import NotOwner, OwnershipWatcher, ensure_owner
+from messaging.tests.factories import stock_changed
+from routetable import RouteState, RouteTable, open_store
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def routes(tmp_path):
+    table = RouteTable(open_store(f"file:{tmp_path / 'routes.json'}"), max_age=0)
+
+    def flip(context, state):
+        table.set_state(context, RouteState.parse(state), who="test")
+
+    flip.table = table  # type: ignore[attr-defined]
+    return flip
+
+
+def watch(routes):
+    OwnershipWatcher(routes.table).step()
+
+
+def row(context):
+    return ContextOwnership.objects.get(context=context)
+
+
+def can_write(context):
+    try:
+        with transaction.atomic():
+            ensure_owner(context)
+        return True
+    except NotOwner:
+        return False
+
+
+def a_stock_write(sku="OWN"):
+    with transaction.atomic():
+        ensure_owner("inventory")
+        publish(
+            StockChangedV1(
+                sku=sku,
+                name="n",
+                price=Decimal("1.00"),
+                currency="EUR",
+                on_hand=1,
+                reserved=0,
+                reason="adjusted",
+            ),
+            sequence=1,
+        )
+
+
+def test_the_monolith_writes_everything_until_told_otherwise(routes):
+    assert can_write("inventory") and can_write("payments")  # before any watcher ran
+    watch(routes)
+    assert (row("inventory").owner, row("inventory").state) == ("monolith", "owner")
+
+
+def test_going_extracted_fences_writes_and_announces_the_handover(routes):
+    watch(routes)
+    a_stock_write()
+    routes("inventory", "extracted")
+    watch(routes)
+    assert (row("inventory").owner, row("inventory").state) == ("inventory", "replica")
+    assert not can_write("inventory") and can_write("payments")
+    marker = OutboxMessage.objects.get(event_type="ownership.HandedOver")
+    data = Envelope.from_json(marker.envelope).data
+    assert data["published"] == {"inventory.StockChanged": 1}
+    assert (data["from_service"], data["to_service"]) == ("monolith", "inventory")
+
+
+def test_shadow_keeps_writes_on_the_monolith_and_canary_moves_them(routes):
+    watch(routes)
+    routes("payments", "shadow")
+    watch(routes)
+    assert can_write("payments")
+    routes("payments", "canary 10")
+    watch(routes)
+    assert not can_write("payments")
+
+
+def test_taking_back_waits_for_the_old_owners_events(routes, events, settings):
+    settings.CARVE_HANDOVER_WAIT_SECONDS = 0.1
+    watch(routes)
+    routes("inventory", "extracted")
+    watch(routes)
+    routes("inventory", "monolith")
+    watch(routes)
+    assert (row("inventory").state, row("inventory").handover_from) == ("catching_up", "inventory")
+    assert not can_write("inventory")
+
+    handover = HandedOverV1(
+        context="inventory",
+        from_service="inventory",
+        to_service="monolith",
+        route_version=routes.table.current().version,
+        published={"inventory.StockChanged": 2},
+    )
+    marker = Envelope(
+        type=handover.TYPE,
+        version=1,
+        aggregate=handover.AGGREGATE,
+        aggregate_id=handover.aggregate_id(),
+        sequence=3,
+        origin="inventory",
+        data=handover.model_dump(mode="json"),
+    )
+    consume_delivery(
+        [marker.to_dict(), stock_changed("HO", 1, origin="inventory").to_dict()], app=events.app
+    )
+    watch(routes)
+    assert row("inventory").state == "catching_up"  # one of the two events is still missing
+    consume_delivery([stock_changed("HO", 2, origin="inventory").to_dict()], app=events.app)
+    watch(routes)
+    assert row("inventory").state == "owner" and can_write("inventory")
+
+
+def test_a_handover_waits_for_writes_in_flight(routes):
+    watch(routes)
+    holding = threading.Event()
+    release = threading.Event()
+
+    def slow_write():
+        try:
+            with transaction.atomic():
+                ensure_owner("inventory")
+                holding.set()
+                release.wait(10)
+                publish(
+                    StockChangedV1(
+                        sku="FLIGHT",
+                        name="n",
+                        price=Decimal("1.00"),
+                        currency="EUR",
+                        on_hand=1,
+                        reserved=0,
+                        reason="adjusted",
+                    ),
+                    sequence=1,
+                )
+        finally:
+            connections.close_all()
+
+    writer = threading.Thread(target=slow_write)
+    writer.start()
+    assert holding.wait(10)
+    routes("inventory", "extracted")
+
+    def move():
+        watch(routes)
+        connections.close_all()
+
+    mover = threading.Thread(target=move)
+    mover.start()
+    threading.Timer(0.3, release.set).start()  # the write commits while the move is under way
+    mover.join(30)
+    writer.join(30)
+    marker = OutboxMessage.objects.get(event_type="ownership.HandedOver")
+    assert Envelope.from_json(marker.envelope).data["published"] == {"inventory.StockChanged": 1}
+
+
+def test_writes_wait_only_while_a_handover_towards_this_side_is_under_way(routes, monkeypatch):
+    import time
+
+    from messaging import ownership
+
+    monkeypatch.setattr(ownership, "_table", routes.table)
+    started = time.monotonic()
+    ownership.wait_until_settled("payments", timeout=5)
+    assert time.monotonic() - started < 1  # the monolith writes: no wait at all
+
+    watch(routes)
+    routes("payments", "extracted")
+    watch(routes)
+    routes("payments", "monolith")  # named again, but the watcher has not moved the row yet
+    started = time.monotonic()
+    ownership.wait_until_settled("payments", timeout=0.3)
+    assert time.monotonic() - started >= 0.3

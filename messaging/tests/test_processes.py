@@ -1,0 +1,166 @@
+"""Real workers and relays as processes: SIGKILL mid-handler, and a broker outage.
+
+The broker is the run's own (embedded folder or RabbitMQ); an outage is a cut
+FaultProxy in front of RabbitMQ, or the embedded queue folder moved away. The shared
+servers are never stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from messaging.models import InboxMessage, OutboxMessage
+from messaging.publishers import connect_publisher
+from messaging.relay import Relay, ensure_partitions
+from messaging.testing import (
+    FaultProxy,
+    celery_worker_args,
+    is_amqp,
+    service_process,
+    wait_until,
+)
+from messaging.tests.factories import publish_stock_changes
+from messaging.tests.ledger.models import Effect
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration, pytest.mark.slow]
+SETTINGS = "monolith.config.settings.test"
+WORKER = celery_worker_args("monolith.config.celery", concurrency=1)
+
+
+def start_worker(events, tmp_path, name="worker", broker_url=None):
+    env = {**events.env(), "CARVE_TEST_FAULT_DIR": str(tmp_path / "faults")}
+    if broker_url:
+        env["CELERY_BROKER_URL"] = broker_url
+    return service_process(
+        WORKER, env=env, log_path=tmp_path / f"{name}.log", settings_module=SETTINGS
+    )
+
+
+def stop(process):
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except Exception:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def relay_everything(events):
+    ensure_partitions()
+    relay = Relay(lambda: connect_publisher(events.app))
+    try:
+        while relay.run_once() or OutboxMessage.objects.filter(sent_at__isnull=True).exists():
+            pass
+    finally:
+        relay.drop_publisher()
+
+
+def effects_of(sku):
+    return list(Effect.objects.filter(aggregate_id=sku).values_list("sequence", flat=True))
+
+
+def log_of(tmp_path, name="worker"):
+    path = tmp_path / f"{name}.log"
+    return path.read_text() if path.exists() else ""
+
+
+@pytest.mark.parametrize("victim", ["pool child", "whole worker"])
+def test_a_worker_killed_mid_handler_loses_nothing_and_applies_once(events, tmp_path, victim):
+    faults = tmp_path / "faults"
+    faults.mkdir()
+    (faults / "block-SLOW").touch()
+    publish_stock_changes(["SLOW"], per_sku=1)
+    publish_stock_changes(["FAST"], per_sku=3)
+    relay_everything(events)
+    worker = start_worker(events, tmp_path)
+    try:
+        wait_until(
+            lambda: (faults / "started-SLOW").exists(),
+            timeout=60,
+            message=f"the handler never started\n{log_of(tmp_path)}",
+        )
+        handler_pid = int((faults / "started-SLOW").read_text())
+        if victim == "pool child":
+            os.kill(handler_pid, signal.SIGKILL)
+        else:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait(timeout=10)
+        (faults / "block-SLOW").unlink()
+        if victim == "whole worker":
+            worker = start_worker(events, tmp_path, name="worker2")
+        wait_until(
+            lambda: effects_of("SLOW") == [1] and effects_of("FAST") == [1, 2, 3],
+            timeout=60,
+            message=f"events were lost\n{log_of(tmp_path)}{log_of(tmp_path, 'worker2')}",
+        )
+    finally:
+        stop(worker)
+    assert effects_of("SLOW") == [1]
+    assert InboxMessage.objects.count() == 4
+
+
+def test_relay_and_worker_ride_out_a_broker_outage(events, tmp_path):
+    skus = [f"R{i}" for i in range(4)]
+    proxy = None
+    worker_url = None
+    if is_amqp(events.broker_url):
+        from kombu.utils.url import url_to_parts
+
+        parts = url_to_parts(events.broker_url)
+        proxy = FaultProxy(parts.hostname or "127.0.0.1", parts.port or 5672)
+        worker_url = events.broker_url.replace(f":{parts.port or 5672}/", f":{proxy.port}/")
+    queue_dir = Path(events.broker_dir) / "queue"
+
+    relay_env = {**events.env(), **({"CELERY_BROKER_URL": worker_url} if worker_url else {})}
+    relay = service_process(
+        [sys.executable, "manage.py", "events_relay"],
+        env=relay_env,
+        log_path=tmp_path / "relay.log",
+        settings_module=SETTINGS,
+    )
+    worker = start_worker(events, tmp_path, broker_url=worker_url)
+    try:
+        publish_stock_changes(skus, per_sku=15)
+        wait_until(
+            lambda: Effect.objects.count() == 60,
+            timeout=60,
+            message="nothing flowed before the outage\n"
+            + log_of(tmp_path)
+            + log_of(tmp_path, "relay"),
+        )
+        if proxy:
+            proxy.cut()
+        else:
+            os.rename(queue_dir, queue_dir.with_name("queue.away"))
+        publish_stock_changes(skus, per_sku=15, first=16)  # written while the broker is away
+        wait_until(
+            lambda: "publishing failed" in log_of(tmp_path, "relay"),
+            timeout=60,
+            message="the relay never met the outage",
+        )
+        if proxy:
+            proxy.restore()
+        else:
+            os.rename(queue_dir.with_name("queue.away"), queue_dir)
+        wait_until(
+            lambda: Effect.objects.count() >= 120,
+            timeout=120,
+            message=f"not every event arrived after the outage ({Effect.objects.count()}/120)\n"
+            f"{log_of(tmp_path)}{log_of(tmp_path, 'relay')}",
+        )
+    finally:
+        stop(worker)
+        stop(relay)
+        if proxy:
+            proxy.close()
+    applied = defaultdict(list)
+    for effect in Effect.objects.order_by("id"):
+        applied[effect.aggregate_id].append(effect.sequence)
+    assert {sku: applied[sku] for sku in skus} == {sku: list(range(1, 31)) for sku in skus}

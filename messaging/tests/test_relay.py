@@ -1,0 +1,176 @@
+"""The relay: order per aggregate, exactly-once effect across a relay crash, several
+relays at once, unroutable events, and a broker that goes away and comes back."""
+
+import os
+import threading
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from django.db import connections, transaction
+
+from contracts.events.users import UserRegisteredV1
+from messaging.models import OutboxMessage
+from messaging.outbox import publish
+from messaging.publishers import connect_publisher
+from messaging.relay import Relay, ensure_partitions
+from messaging.testing import FaultProxy, is_amqp
+from messaging.tests.factories import publish_stock_changes
+from messaging.tests.ledger.models import Effect
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: nothing after it runs, the open transaction rolls back."""
+
+
+def relay_for_test(events, url=None, **options):
+    ensure_partitions()
+    return Relay(lambda: connect_publisher(events.app, url), **options)
+
+
+def run_until_empty(relay):
+    try:
+        while relay.run_once() or OutboxMessage.objects.filter(sent_at__isnull=True).exists():
+            pass
+    finally:
+        relay.drop_publisher()
+
+
+def sequences_by_aggregate(envelopes):
+    seen = defaultdict(list)
+    for envelope in envelopes:
+        seen[envelope.aggregate_id].append(envelope.sequence)
+    return seen
+
+
+def test_relay_publishes_in_order_per_aggregate_and_marks_rows_sent(events):
+    publish_stock_changes(["A", "B", "C"], per_sku=15)
+    run_until_empty(relay_for_test(events, batch_size=7))
+    assert not OutboxMessage.objects.filter(sent_at__isnull=True).exists()
+    events.drain(until=lambda: Effect.objects.count() == 45)
+    for sku, sequences in sequences_by_aggregate(events.received).items():
+        assert sequences == list(range(1, 16)), sku
+    assert Effect.objects.count() == 45
+
+
+def test_a_relay_killed_after_publishing_republishes_and_the_effect_is_once(events):
+    publish_stock_changes(["K"], per_sku=5)
+
+    class DiesAfterPublishing:
+        def __init__(self, real):
+            self.real = real
+
+        def publish(self, messages):
+            self.real.publish(messages)
+            raise Killed()
+
+        def close(self):
+            self.real.close()
+
+    doomed = Relay(lambda: DiesAfterPublishing(connect_publisher(events.app)))
+    ensure_partitions()
+    with pytest.raises(Killed):
+        while True:
+            doomed.run_once()
+    doomed.drop_publisher()
+    assert OutboxMessage.objects.filter(sent_at__isnull=True).count() == 5  # marks rolled back
+
+    run_until_empty(relay_for_test(events))
+    events.drain(until=lambda: len(events.received) >= 10)
+    events.drain()  # and nothing more arrives
+    assert len(events.received) == 10  # every event went out twice ...
+    assert list(Effect.objects.values_list("sequence", flat=True)) == [
+        1,
+        2,
+        3,
+        4,
+        5,
+    ]  # ... and applied once
+
+
+def test_several_relays_at_once_publish_each_row_once_in_order(events):
+    publish_stock_changes([f"P{i}" for i in range(12)], per_sku=10)
+    errors = []
+
+    def relay_thread():
+        try:
+            run_until_empty(relay_for_test(events, batch_size=5))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=relay_thread) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors
+    events.drain(until=lambda: len(events.received) >= 120)
+    events.drain()
+    assert len(events.received) == 120
+    assert len({e.id for e in events.received}) == 120
+    for sku, sequences in sequences_by_aggregate(events.received).items():
+        assert sequences == list(range(1, 11)), sku
+
+
+def test_an_event_no_queue_is_bound_for_is_marked_unroutable_not_lost_silently(events):
+    with transaction.atomic():
+        publish(
+            UserRegisteredV1(user_id=1, username="u", email="u@example.com", is_staff=False),
+            sequence=1,
+        )
+    run_until_empty(relay_for_test(events))
+    row = OutboxMessage.objects.get()
+    assert row.sent_at is not None and row.unroutable
+
+
+def test_the_relay_waits_out_a_broker_outage(events, tmp_path):
+    publish_stock_changes(["OUT"], per_sku=3)
+    proxy = None
+    if is_amqp(events.broker_url):
+        from kombu.utils.url import url_to_parts
+
+        parts = url_to_parts(events.broker_url)
+        proxy = FaultProxy(parts.hostname or "127.0.0.1", parts.port or 5672)
+        url = events.broker_url.replace(f":{parts.port or 5672}/", f":{proxy.port}/")
+        proxy.cut()
+        outage = proxy.restore
+    else:
+        queue_dir = Path(events.app.conf.broker_transport_options["data_folder_in"])
+        away = queue_dir.with_name("queue.away")
+        os.rename(queue_dir, away)
+        outage = lambda: os.rename(away, queue_dir)  # noqa: E731
+        url = None
+
+    relay = relay_for_test(events, url)
+    stop = threading.Event()
+
+    def run_relay():
+        relay.run(stop, idle_wait=0.02)
+        connections.close_all()
+
+    thread = threading.Thread(target=run_relay)
+    thread.start()
+    try:
+        # While the broker is down nothing is marked sent ...
+        for _ in range(20):
+            stop.wait(0.05)
+        assert OutboxMessage.objects.filter(sent_at__isnull=True).count() == 3
+        outage()  # ... and once it is back, the relay catches up by itself.
+        from messaging.testing import wait_until
+
+        wait_until(
+            lambda: not OutboxMessage.objects.filter(sent_at__isnull=True).exists(),
+            timeout=30,
+            message="the relay did not recover",
+        )
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        if proxy:
+            proxy.close()
+    events.drain(until=lambda: Effect.objects.count() == 3)
+    assert list(Effect.objects.values_list("sequence", flat=True)) == [1, 2, 3]
