@@ -5,8 +5,29 @@ a reachable RabbitMQ, so nothing silently falls back to SQLite or the embedded b
 from __future__ import annotations
 
 import os
+import shutil
+from typing import Any
 
 import pytest
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def chromium() -> dict[str, Any]:
+    """Keyword arguments for playwright's `chromium.launch` (sync or async) with Debian's
+    headless Chromium. A page test fails, never skips, when the browser is missing."""
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    if not os.path.exists(path):
+        pytest.fail(f"{path} is missing: apt-get install chromium")
+    return {"executable_path": path, "args": CHROMIUM_ARGS}
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,16 +12,6 @@ from analyzer.analysis import analyze
 from analyzer.options import AnalyzeOptions
 from analyzer.report import render
 from analyzer.tests.shop import SHOP
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture
@@ -41,13 +32,13 @@ def test_page_is_self_contained(report: Path) -> None:
 
 
 @pytest.mark.integration
-def test_page_draws_the_graph_and_shows_a_context_on_click(report: Path) -> None:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
+def test_page_draws_the_graph_and_shows_a_context_on_click(
+    report: Path, chromium: dict[str, Any]
+) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = playwright.chromium.launch(**chromium)
         try:
             page = browser.new_page()
             problems: list[str] = []

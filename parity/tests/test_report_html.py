@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,16 +14,6 @@ from parity.model import DataCheck, Report, ScenarioResult, ShadowMismatch, Side
 from parity.report import render
 from parity.tests.builders import observe, run_of
 from parity.tests.test_normalizers import _refusals
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def crafted_report() -> Report:
@@ -100,13 +91,13 @@ def test_page_is_self_contained_and_escapes_what_it_shows(page_file: Path) -> No
 
 
 @pytest.mark.integration
-def test_page_shows_problems_first_and_opens_a_diff(page_file: Path) -> None:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
+def test_page_shows_problems_first_and_opens_a_diff(
+    page_file: Path, chromium: dict[str, Any]
+) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = playwright.chromium.launch(**chromium)
         try:
             page = browser.new_page()
             problems: list[str] = []

@@ -3,42 +3,28 @@ goes to the new side; the figures update live."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from pathlib import Path
-
-import pytest
+from typing import Any
 
 from proxy.tests.conftest import TOKEN, Fake, ProxyFactory
 
 WAIT_MS = 15_000  # an upper bound for a loaded machine; each wait ends when its condition holds
 NONZERO_RATE = re.compile(r"^(?!0\.0$)\d+\.\d$")  # requests/s as the page prints it
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-if not Path(CHROMIUM).exists():
-    if os.environ.get("CARVE_TEST_REAL") == "1":
-        raise RuntimeError("the dashboard test needs Chromium: apt-get install chromium")
-    pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
 
 async def test_a_click_moves_a_route_and_the_next_request_follows(
-    trio: tuple[Fake, Fake, Fake], make_proxy: ProxyFactory, tmp_path: Path
+    trio: tuple[Fake, Fake, Fake],
+    make_proxy: ProxyFactory,
+    tmp_path: Path,
+    chromium: dict[str, Any],
 ) -> None:
     from playwright.async_api import async_playwright, expect
 
     proxy = await make_proxy(*trio)
     base = str(proxy.client.make_url("")).rstrip("/")
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = await pw.chromium.launch(**chromium)
         try:
             page = await browser.new_page()
             await page.goto(f"{base}/_carve/ui#token={TOKEN}")
@@ -71,14 +57,14 @@ async def test_a_click_moves_a_route_and_the_next_request_follows(
 
 
 async def test_a_wrong_token_shows_the_login_form(
-    trio: tuple[Fake, Fake, Fake], make_proxy: ProxyFactory
+    trio: tuple[Fake, Fake, Fake], make_proxy: ProxyFactory, chromium: dict[str, Any]
 ) -> None:
     from playwright.async_api import async_playwright
 
     proxy = await make_proxy(*trio)
     base = str(proxy.client.make_url("")).rstrip("/")
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = await pw.chromium.launch(**chromium)
         try:
             page = await browser.new_page()
             await page.goto(f"{base}/_carve/ui#token=wrong-token-0123456789")
