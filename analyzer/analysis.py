@@ -14,12 +14,14 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from analyzer.cache import FORMAT_VERSION, FactsCache, ResultCache, cache_root, content_key
+from analyzer.cache import FORMAT_VERSION, FactsCache, Memo, ResultCache, cache_root, content_key
 from analyzer.decision import Decision, load_decision
 from analyzer.discovery import Skipped, SourceFile, discover
 from analyzer.facts import FileFacts
 from analyzer.options import AnalyzeOptions
 from analyzer.pool import ERROR, NoProgress, ParseJob, Parser, Progress
+
+EARLY_NETWORKX = 20  # files to parse; fewer rarely change the graph's shape (see Memo)
 
 
 def count_lines(content: bytes) -> int:
@@ -83,7 +85,7 @@ def analyze(options: AnalyzeOptions, progress: Progress | None = None) -> dict[s
     facts, parsed = _collect_facts(
         by_module, contents, keys, facts_cache, options, progress, skipped
     )
-    doc = _finish(by_module, facts, lines, skipped, decision, options)
+    doc = _finish(by_module, facts, lines, skipped, decision, options, Memo(root))
     doc["stats"] = {
         "files": len(files),
         "parsed": parsed,
@@ -114,8 +116,9 @@ def _collect_facts(
         options.jobs,
     )
     facts: dict[str, FileFacts] = {}
-    if missing:
-        import networkx  # noqa: F401  (the clustering's import runs while the workers parse)
+    if len(missing) > EARLY_NETWORKX:
+        # a big change will likely need the clustering: its import runs while workers parse
+        import networkx  # noqa: F401
     unreadable: list[ParseJob] = []  # listed in the cache but gone or damaged since
     for module, key in keys.items():
         if module in missing:
@@ -150,6 +153,7 @@ def _finish(
     skipped: list[Skipped],
     decision: Decision | None,
     options: AnalyzeOptions,
+    memo: Memo,
 ) -> dict[str, Any]:
     from analyzer.cluster import suggest
     from analyzer.document import build_document
@@ -169,6 +173,10 @@ def _finish(
     }
     mark_support(layout, ((a, b, kind) for a, b, kind in app_edges if a != b), model_apps)
     suggestion = suggest(
-        graph, granularity=options.granularity, contexts=options.contexts, pins=options.pins
+        graph,
+        granularity=options.granularity,
+        contexts=options.contexts,
+        pins=options.pins,
+        memo=memo,
     )
-    return build_document(graph, suggestion, options, skipped, decision)
+    return build_document(graph, suggestion, options, skipped, decision, memo)

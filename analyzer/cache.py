@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,3 +84,23 @@ class ResultCache(_Store):
 
     def __init__(self, root: Path | None) -> None:
         super().__init__(root, "results")
+
+
+class Memo(_Store):
+    """Results of the graph algorithms (clustering, cycle cuts, modularity) keyed on exactly
+    the weighted graph they ran on. A changed file that leaves the graph's shape alone (most
+    edits) then costs no clustering, and no import of networkx at all."""
+
+    def __init__(self, root: Path | None) -> None:
+        super().__init__(root, "memo")
+
+    def get(self, name: str, material: Any, compute: Callable[[], Any]) -> Any:
+        """`compute()`'s JSON-able result for `material` (anything json.dumps takes)."""
+        text = json.dumps([name, material], separators=(",", ":"))
+        key = hashlib.blake2b(text.encode(), digest_size=20).hexdigest()
+        found = self.load(key)
+        if found is not None:
+            return found
+        value = compute()
+        self.store(key, value)
+        return value

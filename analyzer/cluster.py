@@ -14,11 +14,11 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-import networkx as nx
-
+from analyzer.cache import Memo
 from analyzer.graph import ModuleGraph
 from analyzer.layout import Role
 from analyzer.options import CLUSTER_SEED
+from analyzer.weighted import WeightedGraph
 
 _PIN = "\0pin:"
 
@@ -61,39 +61,45 @@ def node_of(
     return app.name
 
 
-def node_graph(graph: ModuleGraph, node: Mapping[str, str]) -> nx.Graph:
+def node_graph(graph: ModuleGraph, node: Mapping[str, str]) -> WeightedGraph:
     """Undirected weighted graph of nodes; ties inside a node are self-loops."""
-    g = nx.Graph()
-    g.add_nodes_from(sorted(set(node.values())))
+    g = WeightedGraph(sorted(set(node.values())))
     for edge in sorted(graph.edges.values(), key=lambda e: (e.source, e.target, e.kind)):
         u, v = node.get(edge.source), node.get(edge.target)
-        if u is None or v is None:
-            continue
-        previous = g.get_edge_data(u, v, {}).get("weight", 0.0)
-        g.add_edge(u, v, weight=previous + edge.weight)
+        if u is not None and v is not None:
+            g.add(u, v, edge.weight)
     return g
 
 
-def _communities(g: nx.Graph, contexts: int | None) -> list[set[str]]:
-    if g.size(weight="weight") == 0:
+def _communities(g: WeightedGraph, contexts: int | None, memo: Memo) -> list[set[str]]:
+    if g.total_weight() == 0:
         return [{n} for n in g.nodes]
-    if contexts is None:
-        return [
-            set(c) for c in nx.community.louvain_communities(g, weight="weight", seed=CLUSTER_SEED)
-        ]
-    n = min(contexts, g.number_of_nodes())
-    found = nx.community.greedy_modularity_communities(g, weight="weight", cutoff=n, best_n=n)
+
+    def compute() -> list[list[str]]:
+        import networkx as nx
+
+        h = g.to_networkx()
+        if contexts is None:
+            found = nx.community.louvain_communities(h, weight="weight", seed=CLUSTER_SEED)
+        else:
+            n = min(contexts, h.number_of_nodes())
+            found = nx.community.greedy_modularity_communities(
+                h, weight="weight", cutoff=n, best_n=n
+            )
+        return [sorted(c) for c in found]
+
+    found = memo.get("communities", [contexts, CLUSTER_SEED, g.material()], compute)
     return [set(c) for c in found]
 
 
-def _split_pins(g: nx.Graph, community: set[str]) -> list[set[str]]:
+def _split_pins(g: WeightedGraph, community: set[str]) -> list[set[str]]:
     """A community holding several pinned contexts: each other node joins its closest pin."""
     pins = sorted(n for n in community if n.startswith(_PIN))
     if len(pins) < 2:
         return [community]
     groups = {pin: {pin} for pin in pins}
     for node in sorted(community - set(pins)):
-        ties = {pin: g.get_edge_data(node, pin, {}).get("weight", 0.0) for pin in pins}
+        ties = {pin: g.weight(node, pin) for pin in pins}
         groups[max(pins, key=lambda pin: (ties[pin], -pins.index(pin)))].add(node)
     return list(groups.values())
 
@@ -114,9 +120,15 @@ def _with_named_apps(
 
 
 def suggest(
-    graph: ModuleGraph, *, granularity: str, contexts: int | None, pins: tuple[tuple[str, str], ...]
+    graph: ModuleGraph,
+    *,
+    granularity: str,
+    contexts: int | None,
+    pins: tuple[tuple[str, str], ...],
+    memo: Memo | None = None,
 ) -> Suggestion:
-    """Cluster the domain modules into named contexts."""
+    """Cluster the domain modules into named contexts (the clustering itself from `memo` when
+    it ran on this very graph before)."""
     pins = _with_named_apps(graph, pins)
     modules = clustered_modules(graph, pins)
     node = {module: node_of(module, graph, granularity, pins) for module in modules}
@@ -127,7 +139,8 @@ def suggest(
             pinned_nodes[n] = pin[1]
     contracted = {m: (_PIN + pinned_nodes[n] if n in pinned_nodes else n) for m, n in node.items()}
     g = node_graph(graph, contracted)
-    communities = [part for c in _communities(g, contexts) for part in _split_pins(g, c)]
+    found = _communities(g, contexts, memo or Memo(None))
+    communities = [part for c in found for part in _split_pins(g, c)]
     if granularity == "module":
         communities = _absorb_isolated(g, communities, graph)
     members: dict[str, list[str]] = {}
@@ -140,13 +153,13 @@ def suggest(
 
 
 def _absorb_isolated(
-    g: nx.Graph, communities: list[set[str]], graph: ModuleGraph
+    g: WeightedGraph, communities: list[set[str]], graph: ModuleGraph
 ) -> list[set[str]]:
     """At module granularity a module with no ties at all would be a context of its own; it
     joins the context holding most of its app's modules instead."""
 
     def untied(community: set[str]) -> bool:
-        return all(g.degree(n) == 0 and not n.startswith(_PIN) for n in community)
+        return all(not g.has_edges(n) and not n.startswith(_PIN) for n in community)
 
     kept = [c for c in communities if not untied(c)]
     if not kept:

@@ -5,32 +5,55 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import networkx as nx
-
+from analyzer.cache import Memo
 from analyzer.graph import Edge, ModuleGraph
+from analyzer.weighted import WeightedGraph
 
 
 def find_cycles(
-    graph: ModuleGraph, group_of: Mapping[str, str], level: str
+    graph: ModuleGraph, group_of: Mapping[str, str], level: str, memo: Memo | None = None
 ) -> list[dict[str, Any]]:
     """Strongly connected components of the group graph, each with its suggested cuts.
 
     Cuts are chosen greedily: while the component still has a cycle, cut the lightest edge
     on it (ties by name). Each cut lists the module edges behind it, with their sites.
     """
-    d = nx.DiGraph()
+    d = WeightedGraph(directed=True)
     behind: dict[tuple[str, str], list[Edge]] = {}
     for edge in sorted(graph.edges.values(), key=lambda e: (e.source, e.target, e.kind)):
         a, b = group_of.get(edge.source), group_of.get(edge.target)
         if a is None or b is None or a == b:
             continue
-        previous = d.get_edge_data(a, b, {}).get("weight", 0.0)
-        d.add_edge(a, b, weight=previous + edge.weight)
+        d.add(a, b, edge.weight)
         behind.setdefault((a, b), []).append(edge)
-    cycles = []
-    components = [sorted(c) for c in nx.strongly_connected_components(d) if len(c) > 1]
+    found = (memo or Memo(None)).get("cycle-cuts", d.material(), lambda: _cycle_cuts(d))
+    return [
+        {
+            "level": level,
+            "members": members,
+            "cuts": [
+                {
+                    "source": u,
+                    "target": v,
+                    "weight": round(d.weight(u, v), 3),
+                    "edges": [edge_summary(e) for e in behind[(u, v)]],
+                }
+                for u, v in cuts
+            ],
+        }
+        for members, cuts in found
+    ]
+
+
+def _cycle_cuts(d: WeightedGraph) -> list[tuple[list[str], list[tuple[str, str]]]]:
+    """(members, cuts) of each strongly connected component, in the order of its members."""
+    import networkx as nx
+
+    g = d.to_networkx()
+    found = []
+    components = [sorted(c) for c in nx.strongly_connected_components(g) if len(c) > 1]
     for members in sorted(components):
-        h = d.subgraph(members).copy()
+        h = g.subgraph(members).copy()
         cuts = []
         while True:
             try:
@@ -38,17 +61,10 @@ def find_cycles(
             except nx.NetworkXNoCycle:
                 break
             u, v = min(cycle, key=lambda uv: (h[uv[0]][uv[1]]["weight"], uv))[:2]
-            cuts.append(
-                {
-                    "source": u,
-                    "target": v,
-                    "weight": round(h[u][v]["weight"], 3),
-                    "edges": [edge_summary(e) for e in behind[(u, v)]],
-                }
-            )
+            cuts.append((u, v))
             h.remove_edge(u, v)
-        cycles.append({"level": level, "members": members, "cuts": cuts})
-    return cycles
+        found.append((members, cuts))
+    return found
 
 
 def edge_summary(edge: Edge) -> dict[str, Any]:

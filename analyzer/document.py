@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
+from analyzer.cache import Memo
 from analyzer.cluster import Suggestion, clustered_modules
 from analyzer.cycles import edge_summary, find_cycles
 from analyzer.decision import Decision, suggestion_decision, violations
@@ -43,6 +44,7 @@ def build_document(
     options: AnalyzeOptions,
     skipped: list[Skipped],
     decision: Decision | None,
+    memo: Memo | None = None,
 ) -> dict[str, Any]:
     layout = graph.layout
     context_of = suggestion.context_of
@@ -96,13 +98,13 @@ def build_document(
         ],
         "contexts": contexts,
         "metrics": {
-            **partition_metrics(graph, context_of),
+            **partition_metrics(graph, context_of, memo),
             "contexts": len(contexts),
-            "current": partition_metrics(graph, current),
+            "current": partition_metrics(graph, current, memo),
         },
         "cross_context": _cross_context(graph, context_of),
-        "cycles": find_cycles(graph, {m: graph.app_of(m) for m in clustered}, "app")
-        + find_cycles(graph, context_of, "context"),
+        "cycles": find_cycles(graph, {m: graph.app_of(m) for m in clustered}, "app", memo)
+        + find_cycles(graph, context_of, "context", memo),
         "writes": _writes(graph, context_of),
         "skipped": [
             {"path": s.path, "reason": s.reason} for s in sorted(skipped, key=lambda s: s.path)

@@ -8,23 +8,25 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 
-import networkx as nx
-
+from analyzer.cache import Memo
 from analyzer.facts import Kind
 from analyzer.graph import ModuleGraph
+from analyzer.weighted import WeightedGraph
 
 # Mono2Micro's "non-extreme" partition size, in modules.
 NED_MIN, NED_MAX = 5, 20
 
 
-def partition_metrics(graph: ModuleGraph, part: Mapping[str, str]) -> dict[str, float]:
+def partition_metrics(
+    graph: ModuleGraph, part: Mapping[str, str], memo: Memo | None = None
+) -> dict[str, float]:
     """Q, SM, ICP, IFN and NED of `part` (module -> group name) over the modules it covers."""
     edges = [e for e in graph.edges.values() if e.source in part and e.target in part]
     groups: dict[str, set[str]] = defaultdict(set)
     for module, group in part.items():
         groups[group].add(module)
     return {
-        "modularity": round(_modularity(part, edges, groups), 4),
+        "modularity": round(_modularity(part, edges, groups, memo or Memo(None)), 4),
         "sm": round(_structural_modularity(part, edges, groups), 4),
         "icp": round(_icp(part, edges), 4),
         "ifn": round(_ifn(part, edges, groups), 4),
@@ -32,15 +34,22 @@ def partition_metrics(graph: ModuleGraph, part: Mapping[str, str]) -> dict[str, 
     }
 
 
-def _modularity(part: Mapping[str, str], edges: list, groups: Mapping[str, set[str]]) -> float:
-    g = nx.Graph()
-    g.add_nodes_from(part)
+def _modularity(
+    part: Mapping[str, str], edges: list, groups: Mapping[str, set[str]], memo: Memo
+) -> float:
+    g = WeightedGraph(part)
     for e in edges:
-        previous = g.get_edge_data(e.source, e.target, {}).get("weight", 0.0)
-        g.add_edge(e.source, e.target, weight=previous + e.weight)
-    if g.size(weight="weight") == 0:
+        g.add(e.source, e.target, e.weight)
+    if g.total_weight() == 0:
         return 0.0
-    return float(nx.community.modularity(g, list(groups.values()), weight="weight"))
+    communities = [sorted(members) for members in groups.values()]
+
+    def compute() -> float:
+        import networkx as nx
+
+        return float(nx.community.modularity(g.to_networkx(), communities, weight="weight"))
+
+    return float(memo.get("modularity", [g.material(), communities], compute))
 
 
 def _structural_modularity(

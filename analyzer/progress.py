@@ -22,6 +22,7 @@ class LazyProgress:
         self.done = 0
         self._bar: Progress | None = None
         self._drawn = 0.0
+        self._hidden = False  # not a terminal: nothing is ever drawn
 
     def start(self, total: int) -> None:
         self.total = total
@@ -30,13 +31,14 @@ class LazyProgress:
         self.done += count
         now = time.monotonic()
         if self._bar is None:
-            if now - self.started < self.delay or self.done >= self.total:
+            if self._hidden or now - self.started < self.delay or self.done >= self.total:
                 return
             from rich.console import Console
             from rich.progress import Progress
 
             console = self.console or Console(stderr=True)
             if not console.is_terminal:
+                self._hidden = True
                 return
             self._bar = Progress(console=console, transient=True, auto_refresh=False)
             self._bar.start()

@@ -76,3 +76,52 @@ def test_parallel_parse_with_another_thread_running(
         other.join()
     assert doc["stats"]["parsed"] == len(doc["modules"])
     assert {c["name"] for c in doc["contexts"]} == {"accounts", "catalog", "orders"}
+
+
+def _without_stats(doc: dict) -> dict:
+    return {key: value for key, value in doc.items() if key != "stats"}
+
+
+def test_an_edit_that_keeps_the_graph_reuses_the_memo_and_matches_a_fresh_run(
+    write_tree: Callable[[dict[str, str]], Path],
+) -> None:
+    shop = write_tree(SHOP)
+    cold = analyze(AnalyzeOptions(path=shop))
+    memo = cache_root() / f"v{FORMAT_VERSION}" / "memo"
+    computed = sorted(memo.rglob("*.json"))
+    assert computed  # clustering, cycle cuts and modularity were stored
+
+    services = shop / "shop/accounts/services.py"
+    services.write_text("# moved down a line\n" + services.read_text())
+    edited = analyze(AnalyzeOptions(path=shop))
+    assert edited["stats"]["parsed"] == 1
+    assert sorted(memo.rglob("*.json")) == computed  # nothing had to be computed again
+    assert _without_stats(edited) == _without_stats(
+        analyze(AnalyzeOptions(path=shop, use_cache=False))
+    )
+
+    def lines(doc: dict) -> list[int]:
+        return [
+            site["line"]
+            for edge in doc["edges"]
+            for site in edge["sites"]
+            if site["file"].endswith("accounts/services.py")
+        ]
+
+    assert lines(edited) == [line + 1 for line in lines(cold)] and lines(cold)
+
+
+def test_an_edit_that_changes_the_graph_clusters_again_and_matches_a_fresh_run(
+    write_tree: Callable[[dict[str, str]], Path],
+) -> None:
+    shop = write_tree(SHOP)
+    analyze(AnalyzeOptions(path=shop))
+    memo = cache_root() / f"v{FORMAT_VERSION}" / "memo"
+    computed = set(memo.rglob("*.json"))
+    services = shop / "shop/accounts/services.py"
+    services.write_text(services.read_text() + "\nfrom shop.catalog.public import price_get\n")
+    edited = analyze(AnalyzeOptions(path=shop))
+    assert set(memo.rglob("*.json")) > computed
+    assert _without_stats(edited) == _without_stats(
+        analyze(AnalyzeOptions(path=shop, use_cache=False))
+    )
