@@ -46,7 +46,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -62,14 +61,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from carve.stack import SERVICES, Ports, Stack, StackConfig, manage, run_step  # noqa: E402
+from carve.stack import (  # noqa: E402
+    SERVICES,
+    Ports,
+    Stack,
+    StackConfig,
+    free_ports,
+    manage,
+    run_step,
+    service_databases,
+)
 from routetable import RouteState, RouteTable, open_store  # noqa: E402
 
 CONTEXTS = ("payments", "inventory")
@@ -82,38 +89,6 @@ BENCH_CLIENT = "carve-bench-orders"  # application_name of this script's own con
 
 
 # ------------------------------------------------------------------------ deployment
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-@contextmanager
-def databases(admin_url: str | None, token: str) -> Iterator[dict[str, str]]:
-    """Real mode: a fresh PostgreSQL database per service, dropped afterwards."""
-    if admin_url is None:
-        yield {}
-        return
-    import psycopg
-
-    names = {service: f"carve_bench_{token}_{service}" for service in SERVICES}
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        for name in names.values():
-            admin.execute(f'CREATE DATABASE "{name}"')
-    server = urlsplit(admin_url)
-    try:
-        yield {s: server._replace(path=f"/{n}").geturl() for s, n in names.items()}
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            for name in names.values():
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def delete_broker_objects(broker_url: str, exchange: str, prefix: str) -> None:
@@ -292,7 +267,7 @@ def deployment(args: argparse.Namespace, log: Callable[[str], None]) -> Iterator
     monolith, payments, inventory, proxy = free_ports(4)
     made: list[Deployment] = []
     try:
-        with databases(admin_url, token) as urls:
+        with service_databases(admin_url, f"carve_bench_{token}") as urls:
             config = StackConfig(
                 var_dir=var_dir,
                 ports=Ports(monolith, payments, inventory, proxy),

@@ -15,14 +15,17 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -54,6 +57,40 @@ class Ports:
 
     def of(self, service: str) -> int:
         return int(getattr(self, service))
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct loopback ports that were free a moment ago."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+@contextmanager
+def service_databases(admin_url: str | None, prefix: str) -> Iterator[dict[str, str]]:
+    """A fresh PostgreSQL database per service (`<prefix>_<service>`) on the server of
+    `admin_url`, dropped afterwards; with no `admin_url` (embedded mode), none."""
+    if admin_url is None:
+        yield {}
+        return
+    import psycopg
+
+    names = {service: f"{prefix}_{service}" for service in SERVICES}
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        for name in names.values():
+            admin.execute(f'CREATE DATABASE "{name}"')
+    server = urlsplit(admin_url)
+    try:
+        yield {s: server._replace(path=f"/{n}").geturl() for s, n in names.items()}
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            for name in names.values():
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @dataclass

@@ -9,27 +9,15 @@ from __future__ import annotations
 
 import secrets
 import shutil
-import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from carve.stack import REPO, SERVICES, Ports, Stack, StackConfig, StackError
+from carve.stack import REPO, SERVICES, Ports, Stack, StackConfig, StackError, free_ports
 from parity.checks import ProxyAdmin
 from parity.flip import FlippableDeployment
 from parity.runner import ParityError, Progress
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def private_config(var_dir: Path) -> StackConfig:

@@ -4,13 +4,12 @@ RabbitMQ with CARVE_TEST_REAL=1: fresh databases and a private exchange per stac
 
 from __future__ import annotations
 
+import contextlib
 import os
-import socket
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,42 +17,17 @@ from typing import Any
 
 import requests
 
-from carve.stack import REPO, SERVICES, Ports, Stack, StackConfig
+from carve.stack import REPO, SERVICES, Ports, Stack, StackConfig, free_ports, service_databases
+from messaging.testing import wait_until
 from routetable import RouteState, RouteTable, open_store
 
 REAL = os.environ.get("CARVE_TEST_REAL") == "1"
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_ADMIN = "postgres://postgres@127.0.0.1:5432/postgres"
 
 
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-@contextmanager
-def databases(token: str) -> Iterator[dict[str, str]]:
+def databases(token: str) -> contextlib.AbstractContextManager[dict[str, str]]:
     """Real mode: a fresh PostgreSQL database per service, dropped afterwards."""
-    if not REAL:
-        yield {}
-        return
-    import psycopg
-
-    names = {service: f"carve_it_{token}_{service}" for service in SERVICES}
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        for name in names.values():
-            admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield {s: f"postgres://postgres@127.0.0.1:5432/{n}" for s, n in names.items()}
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            for name in names.values():
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return service_databases(PG_ADMIN if REAL else None, f"carve_it_{token}")
 
 
 @dataclass
@@ -154,14 +128,6 @@ def deployment(tmp: Path, **env: str) -> Iterator[Deployment]:
             )
         finally:
             stack.stop()
-
-
-def wait_until(condition: Callable[[], bool], *, timeout: float, message: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s: {message}")
-        time.sleep(0.1)
 
 
 class Client:

@@ -48,6 +48,7 @@ def test_flips_under_load_lose_nothing_fail_nothing_and_leave_no_drift(tmp_path)
             return {str(order).replace("-", ""): status for order, status in rows}
 
         placed = {order.replace("-", "") for order in tally.orders}
+
         def settled() -> bool:
             current = statuses()  # one query, not one per order
             return {current[o] for o in placed} == {"confirmed"}
