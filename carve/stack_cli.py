@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import signal
-import threading
 from pathlib import Path
 
 import click
 
 from carve.stack import SERVICES, Ports, Stack, StackConfig, StackError, admin_token
+from servicekit.signals import stop_on_signals
 
 
 @click.group()
@@ -60,9 +59,7 @@ def up(seed: bool, base_port: int | None) -> None:
         database_urls=database_urls(),
     )
     running = Stack(config)
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = stop_on_signals()
     try:
         click.echo("preparing: migrations, admin users, queues, demo data ...")
         running.prepare(seed=seed)

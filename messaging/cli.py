@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import threading
 import uuid
 from typing import Any
@@ -13,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from carve.services import service_option, use_service
+from servicekit.signals import stop_on_signals
 
 console = Console()
 
@@ -90,9 +90,7 @@ def relay(batch_size: int) -> None:
     from messaging.relay import relay_for
     from messaging.runtime import celery_app
 
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = stop_on_signals()
     worker = relay_for(celery_app(), batch_size=batch_size)
     console.print(f"relay {worker.name}: publishing the outbox (Ctrl-C stops)")
     jobs = periodic.start(stop)
@@ -163,8 +161,7 @@ def tail(types: tuple[str, ...], aggregate: str | None, as_json: bool, count: in
             if count is not None and shown >= count:
                 stop.set()
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    stop_on_signals(stop)
     connection = Connection(
         app.conf.broker_url,
         transport=app.conf.broker_transport,

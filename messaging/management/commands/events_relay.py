@@ -1,5 +1,3 @@
-import signal
-import threading
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
@@ -7,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from messaging import periodic
 from messaging.relay import relay_for
 from messaging.runtime import celery_app
+from servicekit.signals import stop_on_signals
 
 
 class Command(BaseCommand):
@@ -24,9 +23,7 @@ class Command(BaseCommand):
         if batch_size < 1:
             self.stderr.write("--batch-size must be at least 1")
             raise SystemExit(2)
-        stop = threading.Event()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: stop.set())
+        stop = stop_on_signals()
         relay = relay_for(celery_app(), batch_size=batch_size)
         self.stdout.write(f"relay {relay.name}: publishing the outbox (Ctrl-C stops)")
         jobs = periodic.start(stop)
