@@ -11,6 +11,7 @@ var/. Logs are interleaved, one prefix per process; Ctrl-C stops everything.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -315,10 +316,14 @@ class Stack:
             time.sleep(0.25)
 
     def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM to each process itself, which stops its own children (a worker's pool, a
+        web server's workers); whatever is left after `timeout` is killed with its group.
+        SIGTERM to the whole group would reach a Celery pool's children before their parent
+        asks them to finish, and the parent can then hang forever at exit."""
         for process in self.processes.values():
             if process.poll() is None:
                 try:
-                    os.killpg(process.pid, signal.SIGTERM)
+                    os.kill(process.pid, signal.SIGTERM)
                 except ProcessLookupError:
                     pass
         deadline = time.monotonic() + timeout
@@ -326,8 +331,10 @@ class Stack:
             try:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
+                pass
+            with contextlib.suppress(ProcessLookupError):  # the stragglers of its group
                 os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            process.wait()
         for name in self.processes:
             self._reap(name)
 

@@ -128,6 +128,8 @@ def deployment(tmp: Path, **env: str) -> Iterator[Deployment]:
             )
         finally:
             stack.stop()
+        unclean = {n: p.returncode for n, p in stack.processes.items() if p.returncode != 0}
+        assert not unclean, f"processes that did not stop cleanly on SIGTERM: {unclean}"
 
 
 class Client:
