@@ -8,11 +8,11 @@ greater than the last one seen": a row whose transaction commits late is simply 
 unsent in the next round. Several relays share the partitions without reordering an
 aggregate; on SQLite the write lock serialises them.
 
-After a round that published less than a full batch and left no partition waiting (one
-that did is followed at once), the relay lingers a moment
-(`linger`, 50 ms by default) before the next, so that events written meanwhile travel
-together: one broker message, one consumer transaction for many events instead of one
-each. A round that filled its batch is followed at once; an idle relay wakes on NOTIFY.
+After a round that published less than a full batch, the relay lingers a moment before
+the next (`linger`, 50 ms by default; `busy_linger`, 25 ms, when the round left partitions
+with unsent rows waiting), so that events written meanwhile travel together: one broker
+message, one consumer transaction for many events instead of one each. A round that filled
+its batch is followed at once; an idle relay wakes on NOTIFY.
 
 Killed after publishing but before committing the marks, the rows stay unsent and are
 published again: delivery is at-least-once and the consumers' inbox makes the effect once.
@@ -111,10 +111,12 @@ class Relay:
         batch_size: int = 500,
         name: str | None = None,
         linger: float = 0.05,
+        busy_linger: float = 0.025,
     ) -> None:
         self.publisher_factory = publisher_factory
         self.batch_size = batch_size
         self.linger = linger
+        self.busy_linger = busy_linger
         self.left_waiting = 0  # partitions with unsent rows the last round did not take
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
         self._publisher: Publisher | None = None
@@ -218,10 +220,14 @@ class Relay:
                     listener.wait(idle_wait * 10)
                 else:
                     stop.wait(idle_wait)
-            elif published < self.batch_size and not self.left_waiting and self.linger > 0:
-                # Lingering lets the next events travel together; but not while other
-                # partitions already wait (they would pay the linger on a saga's path).
-                stop.wait(self.linger)
+            elif published < self.batch_size:
+                # Lingering lets the next events travel together. While other partitions
+                # already wait, a shorter one: they pay it on a saga's path, but with none
+                # at all a busy relay sends a message per handful of events, and the
+                # consumers' per-delivery work halves the throughput (benchmarks/README.md).
+                pause = self.busy_linger if self.left_waiting else self.linger
+                if pause > 0:
+                    stop.wait(pause)
         self.drop_publisher()
         if listener is not None:
             listener.close()
