@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -28,6 +30,36 @@ def chromium() -> dict[str, Any]:
     if not os.path.exists(path):
         pytest.fail(f"{path} is missing: apt-get install chromium")
     return {"executable_path": path, "args": CHROMIUM_ARGS}
+
+
+@dataclass
+class OfflinePage:
+    """A Chromium page for a self-contained file, and what went wrong on it: console
+    errors, uncaught exceptions, and any request for something other than a file."""
+
+    page: Any
+    problems: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def offline_page(chromium: dict[str, Any]) -> Iterator[OfflinePage]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**chromium)
+        try:
+            opened = OfflinePage(browser.new_page())
+            problems = opened.problems
+            opened.page.on(
+                "console", lambda m: problems.append(m.text) if m.type == "error" else None
+            )
+            opened.page.on("pageerror", lambda e: problems.append(str(e)))
+            opened.page.on(
+                "request", lambda r: None if r.url.startswith("file:") else problems.append(r.url)
+            )
+            yield opened
+        finally:
+            browser.close()
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -32,34 +32,19 @@ def test_page_is_self_contained(report: Path) -> None:
 
 
 @pytest.mark.integration
-def test_page_draws_the_graph_and_shows_a_context_on_click(
-    report: Path, chromium: dict[str, Any]
-) -> None:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(**chromium)
-        try:
-            page = browser.new_page()
-            problems: list[str] = []
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.on(
-                "request", lambda r: None if r.url.startswith("file:") else problems.append(r.url)
-            )
-            page.goto(report.as_uri())
-            # four apps in three contexts; left outside: shop, manage and the reports read model
-            assert page.locator("svg .node").count() == 7
-            assert page.locator("svg .group").count() == 4
-            assert page.locator("svg .link").count() >= 3
-            page.locator('[data-context="catalog"]').click()
-            details = page.locator("#details")
-            assert "Context catalog" in details.inner_text()
-            assert "shop.catalog.selectors" in details.locator(".modules").inner_text()
-            edges = details.locator(".edges").inner_text()
-            assert "shop.catalog.services → shop.orders.models (orders)" in edges
-            assert "shop/catalog/services.py:10" in edges
-            assert page.locator('[data-context="catalog"].selected').count() == 1
-            assert problems == []
-        finally:
-            browser.close()
+def test_page_draws_the_graph_and_shows_a_context_on_click(report: Path, offline_page: Any) -> None:
+    page = offline_page.page
+    page.goto(report.as_uri())
+    # four apps in three contexts; left outside: shop, manage and the reports read model
+    assert page.locator("svg .node").count() == 7
+    assert page.locator("svg .group").count() == 4
+    assert page.locator("svg .link").count() >= 3
+    page.locator('[data-context="catalog"]').click()
+    details = page.locator("#details")
+    assert "Context catalog" in details.inner_text()
+    assert "shop.catalog.selectors" in details.locator(".modules").inner_text()
+    edges = details.locator(".edges").inner_text()
+    assert "shop.catalog.services → shop.orders.models (orders)" in edges
+    assert "shop/catalog/services.py:10" in edges
+    assert page.locator('[data-context="catalog"].selected').count() == 1
+    assert offline_page.problems == []

@@ -91,54 +91,39 @@ def test_page_is_self_contained_and_escapes_what_it_shows(page_file: Path) -> No
 
 
 @pytest.mark.integration
-def test_page_shows_problems_first_and_opens_a_diff(
-    page_file: Path, chromium: dict[str, Any]
-) -> None:
-    from playwright.sync_api import sync_playwright
+def test_page_shows_problems_first_and_opens_a_diff(page_file: Path, offline_page: Any) -> None:
+    page = offline_page.page
+    page.goto(page_file.as_uri())
+    assert "DIFFERENCES FOUND" in page.locator("#verdict").inner_text()
+    assert page.locator('[data-count="mismatched"]').inner_text() == "1 mismatched"
+    assert page.locator('[data-count="accepted"]').inner_text() == "2 accepted"
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(**chromium)
-        try:
-            page = browser.new_page()
-            problems: list[str] = []
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.on(
-                "request", lambda r: None if r.url.startswith("file:") else problems.append(r.url)
-            )
-            page.goto(page_file.as_uri())
-            assert "DIFFERENCES FOUND" in page.locator("#verdict").inner_text()
-            assert page.locator('[data-count="mismatched"]').inner_text() == "1 mismatched"
-            assert page.locator('[data-count="accepted"]').inner_text() == "2 accepted"
+    # Problems only, at first: the mismatch is shown (open), matched steps are not.
+    assert page.locator("#only-problems").is_checked()
+    visible = page.locator("details.step:visible")
+    assert visible.count() == 1
+    mismatch = page.locator('details.step[data-outcome="mismatched"]')
+    assert mismatch.get_attribute("open") is not None
+    assert "$.body.status" in mismatch.locator("table.differences").inner_text()
+    assert '"status": "failed"' in mismatch.locator("pre.diff .add").inner_text()
+    assert page.locator("#scenario-race_for_the_last_unit").is_visible()  # it errored
+    assert page.locator("#scenario-order_out_of_stock").is_hidden()
 
-            # Problems only, at first: the mismatch is shown (open), matched steps are not.
-            assert page.locator("#only-problems").is_checked()
-            visible = page.locator("details.step:visible")
-            assert visible.count() == 1
-            mismatch = page.locator('details.step[data-outcome="mismatched"]')
-            assert mismatch.get_attribute("open") is not None
-            assert "$.body.status" in mismatch.locator("table.differences").inner_text()
-            assert '"status": "failed"' in mismatch.locator("pre.diff .add").inner_text()
-            assert page.locator("#scenario-race_for_the_last_unit").is_visible()  # it errored
-            assert page.locator("#scenario-order_out_of_stock").is_hidden()
+    # Everything: accepted steps appear, closed; a click opens one with its notes.
+    page.locator("#only-problems").uncheck()
+    assert page.locator("details.step:visible").count() == 4
+    accepted = page.locator('details.step[data-outcome="accepted"]').first
+    assert accepted.get_attribute("open") is None
+    accepted.locator("summary").click()
+    assert accepted.get_attribute("open") is not None
+    assert "read as: refused for stock" in accepted.locator(".inner").inner_text()
 
-            # Everything: accepted steps appear, closed; a click opens one with its notes.
-            page.locator("#only-problems").uncheck()
-            assert page.locator("details.step:visible").count() == 4
-            accepted = page.locator('details.step[data-outcome="accepted"]').first
-            assert accepted.get_attribute("open") is None
-            accepted.locator("summary").click()
-            assert accepted.get_attribute("open") is not None
-            assert "read as: refused for stock" in accepted.locator(".inner").inner_text()
-
-            # Free-text filter, and the other sections.
-            page.locator("#filter").fill("list products")
-            assert page.locator("details.step:visible").count() == 1
-            assert "1 step(s) shown" in page.locator("#shown").inner_text()
-            assert "links point at http://127.0.0.1:8000" in page.content()
-            shadow = page.locator("#shadow").inner_text()
-            assert "persistent" in shadow and "gone (lag)" in shadow
-            assert "SKU-0001" in page.locator("main").inner_text()
-            assert problems == []
-        finally:
-            browser.close()
+    # Free-text filter, and the other sections.
+    page.locator("#filter").fill("list products")
+    assert page.locator("details.step:visible").count() == 1
+    assert "1 step(s) shown" in page.locator("#shown").inner_text()
+    assert "links point at http://127.0.0.1:8000" in page.content()
+    shadow = page.locator("#shadow").inner_text()
+    assert "persistent" in shadow and "gone (lag)" in shadow
+    assert "SKU-0001" in page.locator("main").inner_text()
+    assert offline_page.problems == []
