@@ -72,6 +72,7 @@ from carve.stack import (  # noqa: E402
     Ports,
     Stack,
     StackConfig,
+    delete_broker_objects,
     free_ports,
     manage,
     run_step,
@@ -89,17 +90,6 @@ BENCH_CLIENT = "carve-bench-orders"  # application_name of this script's own con
 
 
 # ------------------------------------------------------------------------ deployment
-
-
-def delete_broker_objects(broker_url: str, exchange: str, prefix: str) -> None:
-    """Real mode: the private exchange and queues of this run go when it ends."""
-    from kombu import Connection
-
-    with Connection(broker_url, connect_timeout=5) as connection:
-        channel: Any = connection.channel()
-        for service in SERVICES:
-            channel.queue_delete(f"{prefix}{service}")
-        channel.exchange_delete(exchange)
 
 
 class Databases:

@@ -94,6 +94,17 @@ def service_databases(admin_url: str | None, prefix: str) -> Iterator[dict[str, 
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def delete_broker_objects(broker_url: str, exchange: str, prefix: str) -> None:
+    """Real mode: a private exchange and its services' queues go when their run ends."""
+    from kombu import Connection
+
+    with Connection(broker_url, connect_timeout=5) as connection:
+        channel: Any = connection.channel()
+        for service in SERVICES:
+            channel.queue_delete(f"{prefix}{service}")
+        channel.exchange_delete(exchange)
+
+
 @dataclass
 class StackConfig:
     var_dir: Path

@@ -17,7 +17,16 @@ from typing import Any
 
 import requests
 
-from carve.stack import REPO, SERVICES, Ports, Stack, StackConfig, free_ports, service_databases
+from carve.stack import (
+    REPO,
+    SERVICES,
+    Ports,
+    Stack,
+    StackConfig,
+    delete_broker_objects,
+    free_ports,
+    service_databases,
+)
 from messaging.testing import wait_until
 from routetable import RouteState, RouteTable, open_store
 
@@ -128,6 +137,12 @@ def deployment(tmp: Path, **env: str) -> Iterator[Deployment]:
             )
         finally:
             stack.stop()
+            if REAL:
+                delete_broker_objects(
+                    extra["CELERY_BROKER_URL"],
+                    extra["CARVE_EVENTS_EXCHANGE"],
+                    extra["CARVE_EVENTS_QUEUE_PREFIX"],
+                )
         unclean = {n: p.returncode for n, p in stack.processes.items() if p.returncode != 0}
         assert not unclean, f"processes that did not stop cleanly on SIGTERM: {unclean}"
 
