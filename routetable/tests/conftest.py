@@ -1,5 +1,5 @@
-"""Store fixtures: every conformance test runs on the file store, and on Redis and
-PostgreSQL when they are reachable (always, and failing if not, under CARVE_TEST_REAL=1)."""
+"""Store fixtures: every conformance test runs on the file store, and in the real pass
+(CARVE_TEST_REAL=1) on Redis and PostgreSQL too, failing if they are unreachable."""
 
 from __future__ import annotations
 
@@ -14,18 +14,14 @@ from routetable import RouteStore, open_store
 
 REDIS_URL = os.environ.get("CARVE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PG_URL = os.environ.get("CARVE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REAL = os.environ.get("CARVE_TEST_REAL") == "1"
 
 
 def require_server(host: str, port: int, what: str) -> None:
-    """Skip when the server is down, except in the real pass, where that is a failure."""
+    """Fail at once, naming the server, when it does not answer."""
     try:
         socket.create_connection((host, port), timeout=1).close()
     except OSError as exc:
-        message = f"{what} at {host}:{port} is unreachable: {exc}"
-        if REAL:
-            pytest.fail(message)
-        pytest.skip(message)
+        pytest.fail(f"{what} at {host}:{port} is unreachable: {exc}")
 
 
 def _redis_url() -> Iterator[str]:
