@@ -86,17 +86,9 @@ def relay(batch_size: int) -> None:
     Beside it run the service's periodic jobs: the ownership watcher (who writes each
     context, and the handover), and the monolith's saga timeouts.
     """
-    from messaging import periodic
-    from messaging.relay import relay_for
-    from messaging.runtime import celery_app
+    from messaging.relay import serve
 
-    stop = stop_on_signals()
-    worker = relay_for(celery_app(), batch_size=batch_size)
-    console.print(f"relay {worker.name}: publishing the outbox (Ctrl-C stops)")
-    jobs = periodic.start(stop)
-    worker.run(stop)
-    jobs.join(timeout=10)
-    console.print(f"relay {worker.name}: stopped after {worker.published} events")
+    serve(batch_size, console.print)
 
 
 @events.command()

@@ -272,5 +272,21 @@ def relay_for(app: Celery, **options: object) -> Relay:
     return Relay(lambda: connect_publisher(app), **options)  # type: ignore[arg-type]
 
 
+def serve(batch_size: int, say: Callable[[str], object]) -> None:
+    """The relay process (`carve events relay`, `manage.py events_relay`): publish this
+    service's outbox, with its periodic jobs beside it, until SIGINT/SIGTERM."""
+    from messaging import periodic
+    from messaging.runtime import celery_app
+    from servicekit.signals import stop_on_signals
+
+    stop = stop_on_signals()
+    relay = relay_for(celery_app(), batch_size=batch_size)
+    say(f"relay {relay.name}: publishing the outbox (Ctrl-C stops)")
+    jobs = periodic.start(stop)
+    relay.run(stop)
+    jobs.join(timeout=10)
+    say(f"relay {relay.name}: stopped after {relay.published} events")
+
+
 def outbox_backlog() -> int:
     return OutboxMessage.objects.filter(sent_at__isnull=True).count()

@@ -2,10 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from messaging import periodic
-from messaging.relay import relay_for
-from messaging.runtime import celery_app
-from servicekit.signals import stop_on_signals
+from messaging.relay import serve
 
 
 class Command(BaseCommand):
@@ -23,10 +20,4 @@ class Command(BaseCommand):
         if batch_size < 1:
             self.stderr.write("--batch-size must be at least 1")
             raise SystemExit(2)
-        stop = stop_on_signals()
-        relay = relay_for(celery_app(), batch_size=batch_size)
-        self.stdout.write(f"relay {relay.name}: publishing the outbox (Ctrl-C stops)")
-        jobs = periodic.start(stop)
-        relay.run(stop)
-        jobs.join(timeout=10)
-        self.stdout.write(f"relay {relay.name}: stopped after {relay.published} events")
+        serve(batch_size, self.stdout.write)
