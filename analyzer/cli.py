@@ -180,10 +180,11 @@ def analyze(
                     f"of {path} or pass --decision FILE (write one with --save-decision FILE)"
                 )
         from analyzer.analysis import analyze as run
+        from analyzer.report import preload
 
         progress = LazyProgress()
         try:
-            doc = run(options, progress)
+            doc = run(options, progress, meanwhile=lambda: preload(fmt))
         finally:
             progress.stop()
     except AnalyzerError as error:

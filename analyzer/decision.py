@@ -35,19 +35,25 @@ class Decision:
     allow: tuple[str, ...]
     source: str
     _owner: dict[str, str] = field(init=False, repr=False, compare=False)
+    _known: dict[str, str | None] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         owner = {prefix: name for name, prefixes in self.contexts.items() for prefix in prefixes}
         object.__setattr__(self, "_owner", owner)
+        object.__setattr__(self, "_known", {})  # module -> context: asked once per edge end
 
     def context_of(self, module: str) -> str | None:
         """The context whose longest listed prefix covers `module`, if any."""
+        if module in self._known:
+            return self._known[module]
         parts = module.split(".")
+        found = None
         for end in range(len(parts), 0, -1):
             found = self._owner.get(".".join(parts[:end]))
             if found is not None:
-                return found
-        return None
+                break
+        self._known[module] = found
+        return found
 
     def allows(self, source: str, target: str) -> bool:
         for rule in self.allow:

@@ -62,9 +62,10 @@ def _walk(root: str, *, include_tests: bool, include_migrations: bool) -> list[t
     own import root.
     """
     found: list[tuple[str, str]] = []
+    # (folder, its parent's import root); the root's own import root may lie above it
     stack = [(root, _import_root(root))]
     while stack:
-        directory, import_root = stack.pop()
+        directory, parent_root = stack.pop()
         try:
             entries = list(os.scandir(directory))
         except OSError:
@@ -72,6 +73,8 @@ def _walk(root: str, *, include_tests: bool, include_migrations: bool) -> list[t
         names = {entry.name for entry in entries}
         if "pyvenv.cfg" in names:
             continue  # a virtualenv
+        # the listing says whether this folder is a package: no stat per folder
+        import_root = parent_root if "__init__.py" in names or directory == root else directory
         for entry in entries:
             name = entry.name
             if entry.is_dir(follow_symlinks=False):
@@ -82,7 +85,7 @@ def _walk(root: str, *, include_tests: bool, include_migrations: bool) -> list[t
                 # an app's migrations (not a migration framework such as django.db.migrations)
                 if not include_migrations and name == "migrations" and names & APP_MARKERS:
                     continue
-                stack.append((entry.path, import_root if _has_init(entry.path) else entry.path))
+                stack.append((entry.path, import_root))
             elif name.endswith(".py") and (include_tests or not is_test_file(name)):
                 found.append((entry.path, import_root))
     return sorted(found)

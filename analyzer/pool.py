@@ -1,19 +1,35 @@
-"""Parsing many files: in a process pool when there is more than one worker."""
+"""Parsing many files in worker processes that are started before the work is known.
+
+A run only learns which files need parsing after listing and hashing them all, and a worker
+then spends most of a small job importing libcst (about 0.15 s). So `Parser` starts its
+first worker as the run begins; it imports libcst while the main process lists, hashes and
+loads cached facts. A run answered from the result cache stops it unused. More workers start
+when there are enough files for them.
+
+Work is dealt in batches, one per worker at a time, as workers become free. A worker that dies
+(a crash in the native parser, the OOM killer) does not end the run: its batch is tried again
+one file at a time in a new worker, and a file that kills a worker on its own is reported as
+skipped.
+"""
 
 from __future__ import annotations
 
 import sys
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from analyzer.cache import FactsCache
-from analyzer.options import ParseOptions
+from analyzer.options import AnalyzerError, ParseOptions
 
 if TYPE_CHECKING:
-    from concurrent.futures import Executor, Future
+    from multiprocessing.connection import Connection
+    from multiprocessing.context import BaseContext
+    from multiprocessing.process import BaseProcess
 
 ERROR = "error"  # a cache entry holding why the file could not be parsed
+READY = "ready"  # a worker's first message: libcst is imported
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +37,9 @@ class ParseJob:
     module: str
     source: bytes
     key: str
+
+
+Outcome = tuple[str, dict | str]  # module, and its facts as cached or why it was skipped
 
 
 class Progress(Protocol):
@@ -36,17 +55,28 @@ class NoProgress:
         pass
 
 
-def _pool(jobs: int) -> Executor:
-    # imported here: a run answered from the result cache needs no pool
+def _context() -> BaseContext:
+    # imported here: a run answered from the result cache needs only the first worker
     import multiprocessing
     import threading
-    from concurrent.futures import ProcessPoolExecutor
 
     if sys.platform == "linux" and threading.active_count() == 1:
         # fork: workers start at once and inherit the loaded analyzer. Only while this
         # process has no other thread (a library caller may have some): forking then is safe.
-        return ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"))
-    return ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+def _serve(conn: Connection, parse: ParseOptions, cache: FactsCache) -> None:
+    """A worker: import libcst, say so, then parse each batch it is sent until told to stop."""
+    try:
+        from analyzer.extract import run_jobs
+
+        conn.send(READY)
+        while (batch := conn.recv()) is not None:
+            conn.send(run_jobs(batch, parse, cache))
+    except (EOFError, KeyboardInterrupt, BrokenPipeError):
+        pass  # the run ended (or was interrupted) without us
 
 
 def _chunks(jobs: list[ParseJob], workers: int) -> list[list[ParseJob]]:
@@ -58,50 +88,127 @@ def _chunks(jobs: list[ParseJob], workers: int) -> list[list[ParseJob]]:
     return batches
 
 
-def _run_batch(
-    jobs: list[ParseJob], parse: ParseOptions, cache: FactsCache
-) -> list[tuple[str, dict | str]]:
-    """In a worker: parse a batch (libcst is imported there, never in the main process)."""
-    from analyzer.extract import run_jobs
+class _Worker:
+    def __init__(self, context: BaseContext, parse: ParseOptions, cache: FactsCache) -> None:
+        self.conn, child = context.Pipe()
+        self.process: BaseProcess = context.Process(  # type: ignore[attr-defined]
+            target=_serve, args=(child, parse, cache), daemon=True
+        )
+        self.process.start()
+        child.close()
+        self.ready = False
+        self.batch: list[ParseJob] | None = None  # what it is parsing now
 
-    return run_jobs(jobs, parse, cache)
+    def stop(self) -> None:
+        self.conn.close()
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join()
 
 
 class Parser:
-    """Parses files, in a process pool when there are workers to spare.
+    """Parses files: in worker processes when `workers` > 1, else in this process.
 
-    The jobs are submitted as soon as the parser is made, so the caller can load cached
-    facts (and import the clustering libraries) while the workers import libcst and parse.
+    `early` workers start at once (see the module's docstring); `parse(jobs)` deals the jobs,
+    starting more workers up to `workers`; `results()` yields each file's outcome; `close()`
+    stops the workers, whether or not they were used.
     """
 
     def __init__(
-        self, jobs: list[ParseJob], parse: ParseOptions, cache: FactsCache, workers: int
+        self, parse: ParseOptions, cache: FactsCache, workers: int, early: int = 1
     ) -> None:
-        self._jobs, self._parse, self._cache = jobs, parse, cache
-        self._pool: Executor | None = None
-        self._futures: list[Future[list[tuple[str, dict | str]]]] = []
-        if workers > 1 and jobs:
-            self._pool = _pool(min(workers, len(jobs)))
-            self._futures = [
-                self._pool.submit(_run_batch, batch, parse, cache)
-                for batch in _chunks(jobs, workers)
-            ]
+        self._parse, self._cache, self._workers_wanted = parse, cache, workers
+        self._context: BaseContext | None = None
+        self._workers: list[_Worker] = []
+        self._queue: deque[list[ParseJob]] = deque()
+        self._local: list[ParseJob] = []  # parsed in this process (one worker asked for)
+        self._alone: set[str] = set()  # modules retried alone after their batch killed a worker
+        if workers > 1:
+            self._context = _context()
+            for _ in range(min(early, workers)):
+                self._start()
 
-    def results(self, progress: Progress) -> Iterator[tuple[str, dict | str]]:
-        if self._pool is None:
-            if self._jobs:
-                from analyzer.extract import run_job
+    def _start(self) -> None:
+        assert self._context is not None
+        self._workers.append(_Worker(self._context, self._parse, self._cache))
 
-                for job in self._jobs:
-                    yield run_job(job, self._parse, self._cache)
-                    progress.advance(1)
+    def parse(self, jobs: list[ParseJob]) -> None:
+        """Queue `jobs` and hand batches to the workers that are ready (never waits)."""
+        if not jobs:
             return
-        from concurrent.futures import as_completed
+        if self._context is None:
+            self._local.extend(jobs)
+            return
+        batches = _chunks(jobs, self._workers_wanted)
+        self._queue.extend(batches)
+        while len(self._workers) < min(self._workers_wanted, len(self._queue)):
+            self._start()
+        self._deal()
 
-        try:
-            for future in as_completed(self._futures):
-                batch = future.result()
-                progress.advance(len(batch))
-                yield from batch
-        finally:
-            self._pool.shutdown(cancel_futures=True)
+    def _deal(self) -> None:
+        for worker in self._workers:
+            if worker.ready and worker.batch is None and self._queue:
+                worker.batch = self._queue.popleft()
+                worker.conn.send(worker.batch)
+
+    @property
+    def busy(self) -> bool:
+        """Whether workers have files to parse (this process is then free until they finish)."""
+        return bool(self._queue) or any(w.batch is not None for w in self._workers)
+
+    def results(self, progress: Progress) -> Iterator[Outcome]:
+        """Every queued file's outcome, as workers finish their batches."""
+        if self._local:
+            from analyzer.extract import run_job
+
+            jobs, self._local = self._local, []
+            for job in jobs:
+                yield run_job(job, self._parse, self._cache)
+                progress.advance(1)
+        from multiprocessing.connection import wait
+
+        while self.busy:
+            waiting: dict[Any, _Worker] = {}
+            for worker in self._workers:
+                waiting[worker.conn] = waiting[worker.process.sentinel] = worker
+            for ready in wait(list(waiting)):
+                worker = waiting[ready]
+                if worker not in self._workers:
+                    continue  # both its pipe and its sentinel were ready: handled
+                try:
+                    message = worker.conn.recv() if ready is worker.conn else None
+                except (EOFError, OSError):
+                    message = None
+                if message is None:
+                    yield from self._lost(worker, progress)
+                elif message == READY:
+                    worker.ready = True
+                else:
+                    worker.batch = None
+                    progress.advance(len(message))
+                    yield from message
+                self._deal()
+
+    def _lost(self, worker: _Worker, progress: Progress) -> Iterator[Outcome]:
+        """A worker died: retry its batch a file at a time; a file that kills one alone is
+        reported as skipped."""
+        self._workers.remove(worker)
+        worker.process.join(5)
+        code = worker.process.exitcode
+        worker.stop()
+        if not worker.ready:  # it could not even import the parser: no retry will help
+            raise AnalyzerError(f"a parse worker failed to start (exit code {code})")
+        batch = worker.batch or []
+        if len(batch) == 1 and batch[0].module in self._alone:
+            progress.advance(1)
+            yield batch[0].module, f"the parser crashed on this file (exit code {code})"
+        else:
+            self._alone.update(job.module for job in batch)
+            self._queue.extendleft([job] for job in reversed(batch))
+        if self._queue and len(self._workers) < self._workers_wanted:
+            self._start()
+
+    def close(self) -> None:
+        for worker in self._workers:
+            worker.stop()
+        self._workers.clear()

@@ -33,6 +33,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from analyzer.cache import FORMAT_VERSION
+
 BIN = Path(sys.executable).parent
 CHANGED_FILE = "db/models/query_utils.py"
 
@@ -100,7 +102,7 @@ def main() -> None:
             return timed(carve, env=carve_env(warm_cache), cwd=scratch)
 
         def facts_only(_: int) -> float:
-            shutil.rmtree(warm_cache / "v1" / "results", ignore_errors=True)
+            shutil.rmtree(warm_cache / f"v{FORMAT_VERSION}" / "results", ignore_errors=True)
             return timed(carve, env=carve_env(warm_cache), cwd=scratch)
 
         changed_path = tree / CHANGED_FILE

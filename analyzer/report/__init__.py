@@ -6,6 +6,19 @@ from collections.abc import Mapping
 from typing import Any
 
 FORMATS = ("text", "json", "dot", "html")
+_RENDERERS = {
+    "text": "analyzer.report.text",
+    "json": "analyzer.report.json_report",
+    "dot": "analyzer.report.dot",
+    "html": "analyzer.report.html",
+}
+
+
+def preload(fmt: str) -> None:
+    """Import the renderer of `fmt` ahead of `render` (while the analysis waits on workers)."""
+    import importlib
+
+    importlib.import_module(_RENDERERS[fmt])
 
 
 def render(doc: Mapping[str, Any], fmt: str, *, color: bool = False, width: int = 100) -> str:

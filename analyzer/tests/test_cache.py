@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from analyzer.analysis import analyze
-from analyzer.cache import FORMAT_VERSION, cache_root
+from analyzer.cache import FORMAT_VERSION, SUFFIX, cache_root
 from analyzer.options import AnalyzeOptions
 from analyzer.tests.shop import SHOP
 
@@ -41,10 +41,10 @@ def test_damaged_or_deleted_cache_entries_are_parsed_again(
 ) -> None:
     shop = write_tree(SHOP)
     first = analyze(AnalyzeOptions(path=shop))
-    entries = sorted((cache_root() / f"v{FORMAT_VERSION}" / "facts").rglob("*.json"))
+    entries = sorted((cache_root() / f"v{FORMAT_VERSION}" / "facts").rglob(f"*{SUFFIX}"))
     assert entries
-    entries[0].write_text("{not json")
-    for result in (cache_root() / f"v{FORMAT_VERSION}" / "results").rglob("*.json"):
+    entries[0].write_bytes(b"\xff damaged")
+    for result in (cache_root() / f"v{FORMAT_VERSION}" / "results").rglob(f"*{SUFFIX}"):
         result.unlink()
     again = analyze(AnalyzeOptions(path=shop))
     assert again["edges"] == first["edges"]
@@ -88,14 +88,14 @@ def test_an_edit_that_keeps_the_graph_reuses_the_memo_and_matches_a_fresh_run(
     shop = write_tree(SHOP)
     cold = analyze(AnalyzeOptions(path=shop))
     memo = cache_root() / f"v{FORMAT_VERSION}" / "memo"
-    computed = sorted(memo.rglob("*.json"))
+    computed = sorted(memo.rglob(f"*{SUFFIX}"))
     assert computed  # clustering, cycle cuts and modularity were stored
 
     services = shop / "shop/accounts/services.py"
     services.write_text("# moved down a line\n" + services.read_text())
     edited = analyze(AnalyzeOptions(path=shop))
     assert edited["stats"]["parsed"] == 1
-    assert sorted(memo.rglob("*.json")) == computed  # nothing had to be computed again
+    assert sorted(memo.rglob(f"*{SUFFIX}")) == computed  # nothing had to be computed again
     assert _without_stats(edited) == _without_stats(
         analyze(AnalyzeOptions(path=shop, use_cache=False))
     )
@@ -117,11 +117,11 @@ def test_an_edit_that_changes_the_graph_clusters_again_and_matches_a_fresh_run(
     shop = write_tree(SHOP)
     analyze(AnalyzeOptions(path=shop))
     memo = cache_root() / f"v{FORMAT_VERSION}" / "memo"
-    computed = set(memo.rglob("*.json"))
+    computed = set(memo.rglob(f"*{SUFFIX}"))
     services = shop / "shop/accounts/services.py"
     services.write_text(services.read_text() + "\nfrom shop.catalog.public import price_get\n")
     edited = analyze(AnalyzeOptions(path=shop))
-    assert set(memo.rglob("*.json")) > computed
+    assert set(memo.rglob(f"*{SUFFIX}")) > computed
     assert _without_stats(edited) == _without_stats(
         analyze(AnalyzeOptions(path=shop, use_cache=False))
     )
