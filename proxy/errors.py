@@ -15,11 +15,18 @@ _TYPES = {
     503: "service_unavailable",
     504: "gateway_timeout",
 }
+CONTENT_TYPE = "application/json; charset=utf-8"
+
+
+def error_body(status: int, code: str, detail: str) -> bytes:
+    body = {"type": _TYPES.get(status, "error"), "code": code, "detail": detail}
+    return json.dumps(body).encode()
 
 
 def error_response(status: int, code: str, detail: str, rid: str | None = None) -> web.Response:
-    body = {"type": _TYPES.get(status, "error"), "code": code, "detail": detail}
-    headers = {"X-Request-ID": rid} if rid else None
+    headers = {"X-Request-ID": rid} if rid else {}
     return web.Response(
-        status=status, text=json.dumps(body), content_type="application/json", headers=headers
+        status=status,
+        body=error_body(status, code, detail),
+        headers={"Content-Type": CONTENT_TYPE, **headers},
     )

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING
 
-from aiohttp import web
 from multidict import CIMultiDict
 
 from proxy.headers import client_response_headers
 from proxy.pool import UpstreamError, UpstreamResponse
 from proxy.resilience import RetryBudget, Upstream, backoff
 from proxy.routing import SAFE_METHODS
+
+if TYPE_CHECKING:
+    from proxy.handler import Incoming
+    from proxy.reply import Reply
 
 RETRY_STATUSES = frozenset({502, 503, 504})
 FAILURE_STATUSES = frozenset({500, 502, 503, 504})
@@ -43,7 +46,7 @@ class BodyTooLarge(Exception):
 class RequestBody:
     """The client's body: small ones read once (replayable), large ones streamed once."""
 
-    def __init__(self, request: web.Request, max_bytes: int) -> None:
+    def __init__(self, request: Incoming, max_bytes: int) -> None:
         self.request = request
         self.max_bytes = max_bytes
         self.data: bytes | None = None
@@ -157,63 +160,47 @@ class Forwarder:
             raise Failure("too_large", 413, "request body over the limit") from None
 
 
-Cookie = tuple[str, str, int]  # name, value, max-age
-
-
 async def relay(
-    request: web.Request,
+    request: Incoming,
     upstream: UpstreamResponse,
+    reply: Reply,
     rid: str,
     upstream_base: str,
     capture: int,
-    cookie: Cookie | None = None,
-) -> tuple[web.StreamResponse, bytes | None]:
+    cookie: str | None = None,
+) -> bytes | None:
     """Copy the upstream's answer to the client; small bodies in one write, others streamed.
+    `cookie` is a Set-Cookie value to add.
 
-    Returns the response and, when `capture` > 0, a copy of a body of at most that size."""
+    Returns, when `capture` > 0, a copy of a body of at most that size."""
     public_base = f"{request.scheme}://{request.host}"
     headers = client_response_headers(upstream.headers, rid, upstream_base, public_base)
+    if cookie is not None:
+        headers.add("Set-Cookie", cookie)
     status = upstream.status
     length = upstream.content_length
     if request.method == "HEAD" or status in NO_BODY_STATUSES or status < 200:
         if length is not None and request.method == "HEAD":
             headers["Content-Length"] = str(length)
-        response = _with_cookie(
-            web.Response(status=status, reason=upstream.reason, headers=headers), cookie
-        )
-        return response, b""
+        await reply.send(status, upstream.reason, headers, None)
+        return b""
     if length is not None and length <= BUFFER_LIMIT:
         try:
             body = await upstream.read()
         except UpstreamError as exc:  # nothing was sent to the client yet
             raise Failure(exc.kind, exc.status, str(exc)) from None
-        response = web.Response(status=status, reason=upstream.reason, headers=headers, body=body)
-        return _with_cookie(response, cookie), body if len(body) <= capture else None
-    stream = _with_cookie(
-        web.StreamResponse(status=status, reason=upstream.reason, headers=headers), cookie
-    )
-    if length is not None:
-        stream.content_length = length
-    await stream.prepare(request)
+        await reply.send(status, upstream.reason, headers, body)
+        return body if len(body) <= capture else None
+    await reply.start(status, upstream.reason, headers, length)
     kept: list[bytes] | None = [] if capture else None
     size = 0
     async for chunk in upstream.content.iter_any():
-        await stream.write(chunk)
+        await reply.write(chunk)
         if kept is not None:
             size += len(chunk)
             if size <= capture:
                 kept.append(chunk)
             else:
                 kept = None
-    await stream.write_eof()
-    return stream, b"".join(kept) if kept is not None else None
-
-
-R = TypeVar("R", bound=web.StreamResponse)
-
-
-def _with_cookie(response: R, cookie: Cookie | None) -> R:
-    if cookie is not None:
-        name, value, max_age = cookie
-        response.set_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="Lax")
-    return response
+    await reply.finish()
+    return b"".join(kept) if kept is not None else None

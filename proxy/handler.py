@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import aiohttp
 from aiohttp import web
-from multidict import CIMultiDict
+from aiohttp.streams import StreamReader
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from proxy.compare import Answer
 from proxy.config import ProxyConfig, RouteConfig
@@ -23,6 +24,7 @@ from proxy.headers import is_websocket_upgrade, request_id, upstream_request_hea
 from proxy.identity import TokenReader, bucket, new_cohort_cookie
 from proxy.metrics import Metrics
 from proxy.paths import BadPath, split_target
+from proxy.reply import AiohttpReply, Reply, cookie_header
 from proxy.resilience import RetryBudget, Upstream
 from proxy.routing import SAFE_METHODS, Decision, Router, decide
 from proxy.shadow import Mirror, Shadow
@@ -48,6 +50,32 @@ class Routed(NamedTuple):
     @property
     def path_qs(self) -> str:
         return f"{self.path}?{self.query}" if self.query else self.path
+
+
+class Incoming(Protocol):
+    """What the request path reads of a client's request: aiohttp's `web.Request` has it,
+    and so does the front server's (proxy/front.py)."""
+
+    @property
+    def method(self) -> str: ...
+    @property
+    def raw_path(self) -> str: ...
+    @property
+    def headers(self) -> CIMultiDictProxy[str]: ...
+    @property
+    def remote(self) -> str | None: ...
+    @property
+    def scheme(self) -> str: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def cookies(self) -> Mapping[str, str]: ...
+    @property
+    def content_length(self) -> int | None: ...
+    @property
+    def body_exists(self) -> bool: ...
+    @property
+    def content(self) -> StreamReader: ...
 
 
 class ProxyHandler:
@@ -116,31 +144,36 @@ class ProxyHandler:
         return Routed(path, query, route, decision, new_cookie)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        """The aiohttp entry: WebSocket upgrades, and what the front server hands over."""
+        if is_websocket_upgrade(request.headers):
+            return await self._websocket_request(request)
+        reply = AiohttpReply(request)
+        await self.serve(request, reply)
+        assert reply.response is not None, "serve() always answers"
+        return reply.response
+
+    async def serve(self, request: Incoming, reply: Reply) -> None:
+        """Route, forward and answer one (non-WebSocket) request through `reply`."""
         start = asyncio.get_running_loop().time()
         rid = request_id(request.headers)
-        method = request.method
         try:
             routed = self.route(
-                method,
+                request.method,
                 request.raw_path,
                 request.headers.get("Authorization"),
                 lambda: request.cookies,
             )
         except BadPath as exc:
             self._done(request, rid, start, 400, "-", "-", "bad_request", str(exc))
-            return error_response(400, "bad_request", str(exc), rid)
+            await reply.error(400, "bad_request", str(exc), rid)
+            return
         decision = routed.decision
         headers = upstream_request_headers(
             request.headers, peer=request.remote, scheme=request.scheme, rid=rid
         )
         status, backend, outcome = 0, decision.backend, "aborted"
         try:
-            if is_websocket_upgrade(request.headers):
-                status, outcome, ws = await self._websocket(request, routed, headers, rid)
-                return ws
-            response, backend, outcome = await self._serve(request, routed, headers, rid)
-            status = response.status
-            return response
+            status, backend, outcome = await self._serve(request, routed, headers, rid, reply)
         finally:
             self._done(
                 request,
@@ -153,6 +186,32 @@ class ProxyHandler:
                 decision,  # formatted only when the access log is on
             )
 
+    async def _websocket_request(self, request: web.Request) -> web.StreamResponse:
+        start = asyncio.get_running_loop().time()
+        rid = request_id(request.headers)
+        try:
+            routed = self.route(
+                request.method,
+                request.raw_path,
+                request.headers.get("Authorization"),
+                lambda: request.cookies,
+            )
+        except BadPath as exc:
+            self._done(request, rid, start, 400, "-", "-", "bad_request", str(exc))
+            return error_response(400, "bad_request", str(exc), rid)
+        decision = routed.decision
+        headers = upstream_request_headers(
+            request.headers, peer=request.remote, scheme=request.scheme, rid=rid
+        )
+        status, outcome = 0, "aborted"
+        try:
+            status, outcome, ws = await self._websocket(request, routed, headers, rid)
+            return ws
+        finally:
+            self._done(
+                request, rid, start, status, decision.route, decision.backend, outcome, decision
+            )
+
     async def _websocket(
         self, request: web.Request, routed: Routed, headers: CIMultiDict[str], rid: str
     ) -> tuple[int, str, web.StreamResponse]:
@@ -160,10 +219,10 @@ class ProxyHandler:
         upstream = self.upstreams[routed.decision.backend]
         if not upstream.breaker.allow():
             failure = Failure("breaker_open", 503, f"circuit open for {upstream.name}")
-            return 503, failure.kind, self._failed(upstream.name, failure, rid)[0]
+            return 503, failure.kind, self._failure_response(upstream.name, failure, rid)
         if not upstream.has_room():
             failure = Failure("rejected", 503, f"{upstream.name} is at its concurrency cap")
-            return 503, failure.kind, self._failed(upstream.name, failure, rid)[0]
+            return 503, failure.kind, self._failure_response(upstream.name, failure, rid)
         assert self.session is not None, "ProxyHandler.setup(app) was not called"
         url = upstream.base.replace("http", "ws", 1) + routed.path_qs
         upstream.inflight += 1
@@ -180,19 +239,22 @@ class ProxyHandler:
         return 101, "ok", ws
 
     async def _serve(
-        self, request: web.Request, routed: Routed, headers: CIMultiDict[str], rid: str
-    ) -> tuple[web.StreamResponse, str, str]:
+        self,
+        request: Incoming,
+        routed: Routed,
+        headers: CIMultiDict[str],
+        rid: str,
+        reply: Reply,
+    ) -> tuple[int, str, str]:
+        """Answer through `reply`; returns (status, serving backend, outcome)."""
         assert self.forwarder is not None, "ProxyHandler.setup(app) was not called"
         decision = routed.decision
         body = RequestBody(request, self.config.max_body_bytes)
         try:
             await body.prepare()
         except BodyTooLarge:
-            return (
-                error_response(413, "too_large", "request body over the limit", rid),
-                "-",
-                "too_large",
-            )
+            await reply.error(413, "too_large", "request body over the limit", rid)
+            return 413, "-", "too_large"
         self.budget.deposit()
         chain = [decision.backend]
         if decision.backend != self.default and request.method in SAFE_METHODS:
@@ -210,7 +272,7 @@ class ProxyHandler:
                 )
             except Failure as failure:
                 if last:
-                    return self._failed(name, failure, rid)
+                    return await self._failed(name, failure, rid, reply)
                 fallback = failure.kind
                 self.metrics.fallbacks.labels(decision.route, fallback).inc()
                 continue
@@ -231,12 +293,12 @@ class ProxyHandler:
                 self.metrics.fallbacks.labels(decision.route, fallback).inc()
                 continue
             try:
-                response, copy = await relay(
-                    request, answer, rid, upstream.base, capture, self._cohort_cookie(routed)
+                copy = await relay(
+                    request, answer, reply, rid, upstream.base, capture, self._cohort_cookie(routed)
                 )
             except Failure as failure:  # the body broke before anything was sent
                 upstream.breaker.failure()
-                return self._failed(name, failure, rid)
+                return await self._failed(name, failure, rid, reply)
             finally:
                 answer.release()
                 upstream.inflight -= 1
@@ -253,7 +315,7 @@ class ProxyHandler:
                     Answer(answer.status, answer.headers, copy),
                 )
             outcome = "ok" if answer.status < 500 else "error"
-            return response, name, outcome if fallback is None else "fallback"
+            return answer.status, name, outcome if fallback is None else "fallback"
         raise AssertionError("the backend chain is never empty")
 
     def _other_side(self, routed: Routed, backend: str) -> str | None:
@@ -263,22 +325,30 @@ class ProxyHandler:
             return None
         return self.default if backend == route.service else route.service
 
-    def _failed(
-        self, backend: str, failure: Failure, rid: str
-    ) -> tuple[web.StreamResponse, str, str]:
+    async def _failed(
+        self, backend: str, failure: Failure, rid: str, reply: Reply
+    ) -> tuple[int, str, str]:
         """The client's error answer; the detail with addresses stays in the log."""
         log.warning("request %s: %s", rid, failure)
-        detail = f"the {backend} upstream failed: {failure.kind}"
-        return error_response(failure.status, failure.kind, detail, rid), backend, failure.kind
+        await reply.error(failure.status, failure.kind, self._detail(backend, failure), rid)
+        return failure.status, backend, failure.kind
 
-    def _cohort_cookie(self, routed: Routed) -> tuple[str, str, int] | None:
+    def _failure_response(self, backend: str, failure: Failure, rid: str) -> web.Response:
+        log.warning("request %s: %s", rid, failure)
+        return error_response(failure.status, failure.kind, self._detail(backend, failure), rid)
+
+    @staticmethod
+    def _detail(backend: str, failure: Failure) -> str:
+        return f"the {backend} upstream failed: {failure.kind}"
+
+    def _cohort_cookie(self, routed: Routed) -> str | None:
         if routed.new_cookie is None:
             return None
-        return (self.config.cohort_cookie, routed.new_cookie, COHORT_MAX_AGE)
+        return cookie_header(self.config.cohort_cookie, routed.new_cookie, COHORT_MAX_AGE)
 
     def _done(
         self,
-        request: web.Request,
+        request: Incoming,
         rid: str,
         start: float,
         status: int,
