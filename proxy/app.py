@@ -74,6 +74,7 @@ def create_app(config: ProxyConfig, store: RouteStore | None = None) -> web.Appl
     app[HANDLER] = handler
     for feature in (
         TableRefresher(table),
+        metrics,
         shadow,
         Health(table, metrics, handler),
         Admin(config, table, metrics, shadow, handler),

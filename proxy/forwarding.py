@@ -108,8 +108,22 @@ class Forwarder:
             if not upstream.has_room():
                 raise Failure("rejected", 503, f"{upstream.name} is at its concurrency cap")
             upstream.inflight += 1
+            config = upstream.config
             try:
-                response = await self._attempt(upstream, method, path_qs, headers, body)
+                try:  # inline, not a helper: each frame here is resumed when the answer comes
+                    response = await upstream.pool.request(
+                        method,
+                        path_qs,
+                        headers.items(),
+                        body.payload(),
+                        content_length=body.request.content_length,
+                        first_byte_timeout=config.first_byte_timeout,
+                        total_timeout=config.total_timeout,
+                    )
+                except UpstreamError as exc:
+                    raise Failure(exc.kind, exc.status, f"{upstream.name}: {exc}") from None
+                except BodyTooLarge:
+                    raise Failure("too_large", 413, "request body over the limit") from None
             except Failure as failure:
                 upstream.inflight -= 1
                 if body.too_large:
@@ -134,30 +148,6 @@ class Forwarder:
             self.on_retry(upstream.name)
             await asyncio.sleep(backoff(attempt))
             attempt += 1
-
-    async def _attempt(
-        self,
-        upstream: Upstream,
-        method: str,
-        path_qs: str,
-        headers: CIMultiDict[str],
-        body: RequestBody,
-    ) -> UpstreamResponse:
-        config = upstream.config
-        try:
-            return await upstream.pool.request(
-                method,
-                path_qs,
-                headers.items(),
-                body.payload(),
-                content_length=body.request.content_length,
-                first_byte_timeout=config.first_byte_timeout,
-                total_timeout=config.total_timeout,
-            )
-        except UpstreamError as exc:
-            raise Failure(exc.kind, exc.status, f"{upstream.name}: {exc}") from None
-        except BodyTooLarge:
-            raise Failure("too_large", 413, "request body over the limit") from None
 
 
 async def relay(
@@ -185,10 +175,12 @@ async def relay(
         await reply.send(status, upstream.reason, headers, None)
         return b""
     if length is not None and length <= BUFFER_LIMIT:
-        try:
-            body = await upstream.read()
-        except UpstreamError as exc:  # nothing was sent to the client yet
-            raise Failure(exc.kind, exc.status, str(exc)) from None
+        body = upstream.body_if_complete()
+        if body is None:
+            try:
+                body = await upstream.read()
+            except UpstreamError as exc:  # nothing was sent to the client yet
+                raise Failure(exc.kind, exc.status, str(exc)) from None
         await reply.send(status, upstream.reason, headers, body)
         return body if len(body) <= capture else None
     await reply.start(status, upstream.reason, headers, length)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import NamedTuple, Protocol
 
 import aiohttp
@@ -95,10 +95,11 @@ class ProxyHandler:
         self.budget = RetryBudget(config.retry_budget_ratio, config.retry_budget_min_per_second)
         self.forwarder: Forwarder | None = None
         self.session: aiohttp.ClientSession | None = None
+        self.resource: web.AbstractResource | None = None  # the catch-all, once set up
 
     def setup(self, app: web.Application) -> None:
         app.cleanup_ctx.append(self._session_ctx)
-        app.router.add_route("*", "/{tail:.*}", self.handle)
+        self.resource = app.router.add_route("*", "/{tail:.*}", self.handle).resource
 
     async def _session_ctx(self, app: web.Application) -> AsyncIterator[None]:
         # Plain requests go through each upstream's lean pool (proxy/pool.py); this
@@ -152,8 +153,12 @@ class ProxyHandler:
         assert reply.response is not None, "serve() always answers"
         return reply.response
 
-    async def serve(self, request: Incoming, reply: Reply) -> None:
-        """Route, forward and answer one (non-WebSocket) request through `reply`."""
+    def serve(self, request: Incoming, reply: Reply) -> Awaitable[None]:
+        """Route, forward and answer one (non-WebSocket) request through `reply`.
+
+        Not a coroutine itself: it routes at once and returns the coroutine that forwards,
+        so that a request in flight suspends through as few frames as possible (every
+        frame is resumed again when the upstream answers)."""
         start = asyncio.get_running_loop().time()
         rid = request_id(request.headers)
         try:
@@ -165,26 +170,11 @@ class ProxyHandler:
             )
         except BadPath as exc:
             self._done(request, rid, start, 400, "-", "-", "bad_request", str(exc))
-            await reply.error(400, "bad_request", str(exc), rid)
-            return
-        decision = routed.decision
+            return reply.error(400, "bad_request", str(exc), rid)
         headers = upstream_request_headers(
             request.headers, peer=request.remote, scheme=request.scheme, rid=rid
         )
-        status, backend, outcome = 0, decision.backend, "aborted"
-        try:
-            status, backend, outcome = await self._serve(request, routed, headers, rid, reply)
-        finally:
-            self._done(
-                request,
-                rid,
-                start,
-                status,
-                decision.route,
-                backend,
-                outcome,
-                decision,  # formatted only when the access log is on
-            )
+        return self._forward(request, routed, headers, rid, reply, start)
 
     async def _websocket_request(self, request: web.Request) -> web.StreamResponse:
         start = asyncio.get_running_loop().time()
@@ -238,85 +228,110 @@ class ProxyHandler:
         upstream.breaker.success()
         return 101, "ok", ws
 
-    async def _serve(
+    async def _forward(
         self,
         request: Incoming,
         routed: Routed,
         headers: CIMultiDict[str],
         rid: str,
         reply: Reply,
-    ) -> tuple[int, str, str]:
-        """Answer through `reply`; returns (status, serving backend, outcome)."""
+        start: float,
+    ) -> None:
+        """Send to the decided backend (falling back where allowed) and answer; counted
+        and logged whatever happens."""
         assert self.forwarder is not None, "ProxyHandler.setup(app) was not called"
         decision = routed.decision
-        body = RequestBody(request, self.config.max_body_bytes)
+        status, backend, outcome = 0, decision.backend, "aborted"
         try:
-            await body.prepare()
-        except BodyTooLarge:
-            await reply.error(413, "too_large", "request body over the limit", rid)
-            return 413, "-", "too_large"
-        self.budget.deposit()
-        chain = [decision.backend]
-        if decision.backend != self.default and request.method in SAFE_METHODS:
-            chain.append(self.default)
-        owner_elsewhere = self._other_side(routed, decision.backend)
-        mirror = decision.shadow is not None and self.shadow.sampled(decision.route)
-        capture = self.shadow.config.max_body_bytes if mirror else 0
-        fallback: str | None = None
-        for name in chain:
-            upstream = self.upstreams[name]
-            last = name == chain[-1]
+            body = RequestBody(request, self.config.max_body_bytes)
             try:
-                answer = await self.forwarder.send(
-                    upstream, request.method, routed.path_qs, headers, body
-                )
-            except Failure as failure:
-                if last:
-                    return await self._failed(name, failure, rid, reply)
-                fallback = failure.kind
-                self.metrics.fallbacks.labels(decision.route, fallback).inc()
-                continue
-            if answer.status in FAILURE_STATUSES and not last:
-                answer.release()
-                upstream.inflight -= 1
-                fallback = f"status_{answer.status}"
-                self.metrics.fallbacks.labels(decision.route, fallback).inc()
-                continue
-            if answer.status == MISDIRECTED and owner_elsewhere and body.replayable:
-                # The side asked no longer writes this context (a flip under way): it
-                # changed nothing, so the request goes once to the other side.
-                answer.release()
-                upstream.inflight -= 1
-                chain.append(owner_elsewhere)
-                owner_elsewhere = None
-                fallback = "not_owner"
-                self.metrics.fallbacks.labels(decision.route, fallback).inc()
-                continue
-            try:
-                copy = await relay(
-                    request, answer, reply, rid, upstream.base, capture, self._cohort_cookie(routed)
-                )
-            except Failure as failure:  # the body broke before anything was sent
-                upstream.breaker.failure()
-                return await self._failed(name, failure, rid, reply)
-            finally:
-                answer.release()
-                upstream.inflight -= 1
-            if mirror and decision.shadow:
-                self.shadow.mirror(
-                    Mirror(
-                        decision.route,
-                        request.method,
-                        routed.path_qs,
-                        headers,
+                await body.prepare()
+            except BodyTooLarge:
+                await reply.error(413, "too_large", "request body over the limit", rid)
+                status, backend, outcome = 413, "-", "too_large"
+                return
+            self.budget.deposit()
+            chain = [decision.backend]
+            if decision.backend != self.default and request.method in SAFE_METHODS:
+                chain.append(self.default)
+            owner_elsewhere = self._other_side(routed, decision.backend)
+            mirror = decision.shadow is not None and self.shadow.sampled(decision.route)
+            capture = self.shadow.config.max_body_bytes if mirror else 0
+            fallback: str | None = None
+            for name in chain:
+                upstream = self.upstreams[name]
+                last = name == chain[-1]
+                try:
+                    answer = await self.forwarder.send(
+                        upstream, request.method, routed.path_qs, headers, body
+                    )
+                except Failure as failure:
+                    if last:
+                        status, backend, outcome = await self._failed(name, failure, rid, reply)
+                        return
+                    fallback = failure.kind
+                    self.metrics.fallbacks.labels(decision.route, fallback).inc()
+                    continue
+                if answer.status in FAILURE_STATUSES and not last:
+                    answer.release()
+                    upstream.inflight -= 1
+                    fallback = f"status_{answer.status}"
+                    self.metrics.fallbacks.labels(decision.route, fallback).inc()
+                    continue
+                if answer.status == MISDIRECTED and owner_elsewhere and body.replayable:
+                    # The side asked no longer writes this context (a flip under way): it
+                    # changed nothing, so the request goes once to the other side.
+                    answer.release()
+                    upstream.inflight -= 1
+                    chain.append(owner_elsewhere)
+                    owner_elsewhere = None
+                    fallback = "not_owner"
+                    self.metrics.fallbacks.labels(decision.route, fallback).inc()
+                    continue
+                try:
+                    copy = await relay(
+                        request,
+                        answer,
+                        reply,
+                        rid,
                         upstream.base,
-                        self.upstreams[decision.shadow].base,
-                    ),
-                    Answer(answer.status, answer.headers, copy),
-                )
-            outcome = "ok" if answer.status < 500 else "error"
-            return answer.status, name, outcome if fallback is None else "fallback"
-        raise AssertionError("the backend chain is never empty")
+                        capture,
+                        self._cohort_cookie(routed),
+                    )
+                except Failure as failure:  # the body broke before anything was sent
+                    upstream.breaker.failure()
+                    status, backend, outcome = await self._failed(name, failure, rid, reply)
+                    return
+                finally:
+                    answer.release()
+                    upstream.inflight -= 1
+                if mirror and decision.shadow:
+                    self.shadow.mirror(
+                        Mirror(
+                            decision.route,
+                            request.method,
+                            routed.path_qs,
+                            headers,
+                            upstream.base,
+                            self.upstreams[decision.shadow].base,
+                        ),
+                        Answer(answer.status, answer.headers, copy),
+                    )
+                status, backend = answer.status, name
+                outcome = "fallback" if fallback is not None else "ok" if status < 500 else "error"
+                return
+            raise AssertionError("the backend chain is never empty")
+        finally:
+            self._done(
+                request,
+                rid,
+                start,
+                status,
+                decision.route,
+                backend,
+                outcome,
+                decision,  # formatted only when the access log is on
+            )
 
     def _other_side(self, routed: Routed, backend: str) -> str | None:
         """For a route: the monolith if `backend` is the service, and the other way round."""

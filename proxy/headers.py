@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -44,12 +45,25 @@ def _copy(headers: CIMultiDictProxy[str], drop: Iterable[str]) -> CIMultiDict[st
     return CIMultiDict([(k, v) for k, v in headers.items() if k.lower() not in drop])
 
 
+_ID_PREFIX = os.urandom(8).hex()  # random per process: ids stay unique across workers
+_ids = itertools.count()
+
+
+def _new_prefix() -> None:
+    global _ID_PREFIX
+    _ID_PREFIX = os.urandom(8).hex()
+
+
+os.register_at_fork(after_in_child=_new_prefix)  # a forked worker gets its own
+
+
 def request_id(headers: CIMultiDictProxy[str]) -> str:
-    """The client's X-Request-ID when it is sane, else a new random one."""
+    """The client's X-Request-ID when it is sane, else a new unique one (this process's
+    random prefix and a counter: no system call per request)."""
     given = headers.get("X-Request-ID")
     if given and _REQUEST_ID.fullmatch(given):
         return given
-    return os.urandom(16).hex()
+    return f"{_ID_PREFIX}{next(_ids):016x}"
 
 
 def upstream_request_headers(

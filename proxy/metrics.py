@@ -7,15 +7,20 @@ show the sum over all workers whichever worker answers.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
-from collections.abc import Callable
+from bisect import bisect_left
+from collections.abc import AsyncIterator
 from typing import Any
 
+from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 OK_OUTCOMES = frozenset({"ok"})
+FLUSH_SECONDS = 0.25  # how stale another worker's figures on /metrics can be
 
 
 class Metrics:
@@ -55,22 +60,49 @@ class Metrics:
             registry=r,
             multiprocess_mode="max",
         )
-        self._observers: dict[tuple[str, str, str], Callable[[float], None]] = {}
+        # (route, backend, outcome) -> [requests, seconds, per-bucket counts]; see observe()
+        self._tally: dict[tuple[str, str, str], list[Any]] = {}
+
+    def setup(self, app: web.Application) -> None:
+        app.cleanup_ctx.append(self._flushing)
+
+    async def _flushing(self, app: web.Application) -> AsyncIterator[None]:
+        async def flush_often() -> None:
+            while True:
+                await asyncio.sleep(FLUSH_SECONDS)
+                self.flush()
+
+        task = asyncio.get_running_loop().create_task(flush_often())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        self.flush()
 
     def observe(self, route: str, backend: str, outcome: str, seconds: float) -> None:
-        """Count one request; the label children are cached, this is on the hot path."""
+        """Count one request. On the hot path, so it only adds up here: `flush` hands the
+        sums to prometheus_client, whose every observation takes a lock and, with several
+        workers, writes a shared file (that was 7% of a proxied request's CPU)."""
         key = (route, backend, outcome)
-        observer = self._observers.get(key)
-        if observer is None:
-            counter = self.requests.labels(route, backend, outcome)
+        tally = self._tally.get(key)
+        if tally is None:
+            tally = self._tally[key] = [0, 0.0, [0] * (len(LATENCY_BUCKETS) + 1)]
+        tally[0] += 1
+        tally[1] += seconds
+        tally[2][bisect_left(LATENCY_BUCKETS, seconds)] += 1  # the first bound >= seconds
+
+    def flush(self) -> None:
+        """Hand the tallied requests to prometheus_client (every FLUSH_SECONDS, and before
+        this process's figures are read)."""
+        tallies, self._tally = self._tally, {}
+        for (route, backend, outcome), (count, total, buckets) in tallies.items():
+            self.requests.labels(route, backend, outcome).inc(count)
             histogram = self.latency.labels(route, backend)
-
-            def observer(s: float, c: Any = counter, h: Any = histogram) -> None:
-                c.inc()
-                h.observe(s)
-
-            self._observers[key] = observer
-        observer(seconds)
+            # prometheus_client observes one value at a time; these are its own parts
+            histogram._sum.inc(total)
+            for bucket, n in zip(histogram._buckets, buckets, strict=True):
+                if n:
+                    bucket.inc(n)
 
     def collecting_registry(self) -> CollectorRegistry:
         if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
@@ -80,10 +112,12 @@ class Metrics:
         return merged
 
     def render(self) -> bytes:
+        self.flush()
         return generate_latest(self.collecting_registry())
 
     def per_route(self) -> dict[str, dict[str, Any]]:
         """Cumulative figures per route for the dashboard, which turns them into rates."""
+        self.flush()
         routes: dict[str, dict[str, Any]] = {}
 
         def entry(route: str) -> dict[str, Any]:

@@ -119,6 +119,13 @@ class UpstreamResponse:
     async def read(self) -> bytes:
         return await self.content.read()
 
+    def body_if_complete(self) -> bytes | None:
+        """The whole body when it has all arrived (the usual small answer), else None."""
+        content = self.content
+        if content.is_eof() and content.exception() is None:
+            return content.read_nowait()
+        return None
+
     def release(self) -> None:
         """Give the connection back (reused only if the whole body was read)."""
         done, self._done = self._done, None
@@ -156,7 +163,13 @@ class UpstreamPool:
         loop = asyncio.get_running_loop()
         conn = await self._acquire(loop)
         waiter = conn.begin(method == "HEAD")
-        total = loop.call_later(total_timeout, conn.time_out, "total timeout")
+        deadline = loop.time() + total_timeout
+        # One timer at a time where it can be (two per request cost more than the routing):
+        # the total timeout runs from the start only while a streamed body is sent, and
+        # after the head only while the answer's body is still coming.
+        total: asyncio.TimerHandle | None = None
+        if body is not None and not isinstance(body, bytes):
+            total = loop.call_later(total_timeout, conn.time_out, "total timeout")
         first_byte: asyncio.TimerHandle | None = None
         try:
             assert conn.transport is not None
@@ -167,19 +180,27 @@ class UpstreamPool:
                 conn.transport.write(head)
                 if body is not None:
                     await _send_body(conn, body, chunked=content_length is None)
-            first_byte = loop.call_later(first_byte_timeout, conn.time_out, "no first byte")
+            left = deadline - loop.time()
+            if left < first_byte_timeout:
+                first_byte = loop.call_later(left, conn.time_out, "total timeout")
+            else:
+                first_byte = loop.call_later(first_byte_timeout, conn.time_out, "no first byte")
             message, payload = await waiter
         except BaseException:
-            total.cancel()
+            if total is not None:
+                total.cancel()
             waiter.cancel()  # nobody will read it
             conn.fail(UpstreamError("error", 502, "request abandoned"))
             raise
         finally:
             if first_byte is not None:
                 first_byte.cancel()
+        if total is None and not payload.is_eof():
+            total = loop.call_later(deadline - loop.time(), conn.time_out, "total timeout")
 
         def done(complete: bool) -> None:
-            total.cancel()
+            if total is not None:
+                total.cancel()
             self._release(conn, complete)
 
         return UpstreamResponse(message, payload, done)

@@ -80,10 +80,13 @@ async def _orphaned(supervisor: int) -> None:
 
 
 async def _serve(config: ProxyConfig, supervisor: int | None = None) -> None:
-    from proxy.app import RUNNER_KWARGS, create_app
+    from proxy.app import HANDLER, RUNNER_KWARGS, create_app
+    from proxy.front import FrontRunner
 
     app = create_app(config)
-    runner = web.AppRunner(app, shutdown_timeout=config.drain_seconds, **RUNNER_KWARGS)
+    runner = FrontRunner(
+        app, handler=app[HANDLER], shutdown_timeout=config.drain_seconds, **RUNNER_KWARGS
+    )
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port, reuse_port=True, backlog=1024)
     stop = asyncio.Event()

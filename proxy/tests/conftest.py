@@ -25,8 +25,9 @@ import pytest
 from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestClient, TestServer, unused_port
 
-from proxy.app import RUNNER_KWARGS, create_app
+from proxy.app import HANDLER, RUNNER_KWARGS, create_app
 from proxy.config import ProxyConfig, finish
+from proxy.front import FrontRunner
 from routetable import open_store
 
 TOKEN = "test-admin-token-0123456789"
@@ -139,6 +140,14 @@ async def fake() -> Any:
         await server.close()
 
 
+class ProxyTestServer(TestServer):
+    """The proxy app served as `carve proxy` serves it: through the front protocol
+    (proxy/front.py), which hands what is not a plain request to aiohttp."""
+
+    async def _make_runner(self, **kwargs: Any) -> FrontRunner:
+        return FrontRunner(self.app, handler=self.app[HANDLER], **kwargs)
+
+
 def proxy_config(upstreams: dict[str, str], **overrides: Any) -> ProxyConfig:
     """A config with the usual two routes; `overrides` go into [proxy], or replace
     `routes`, `shadow` or per-upstream settings (`upstream_settings={name: {...}}`)."""
@@ -189,7 +198,7 @@ def make_proxy(aiohttp_client: Any, tmp_path: Path) -> ProxyFactory:
         store_url = f"file:{tmp_path}/routes.json"
         config = dataclasses.replace(config, routes_url=store_url)
         app = create_app(config, open_store(store_url))
-        server = TestServer(app, host="127.0.0.1")
+        server = ProxyTestServer(app, host="127.0.0.1")
         await server.start_server(**RUNNER_KWARGS)  # TestServer() itself ignores them
         client = await aiohttp_client(server)
         return Proxy(client, app, config, store_url)
@@ -263,7 +272,7 @@ class LiveProxy:
         config = proxy_config({n: f.url for n, f in self.fakes.items()}, **self._overrides)
         self.config = dataclasses.replace(config, routes_url=self.store_url)
         self.app = create_app(self.config, open_store(self.store_url))
-        server = TestServer(self.app, host="127.0.0.1")
+        server = ProxyTestServer(self.app, host="127.0.0.1")
         await server.start_server(**RUNNER_KWARGS)
         self._servers.append(server)
         self.port: int = server.port or 0
