@@ -253,6 +253,7 @@ class FrontConnection(BaseProtocol):
         self.task: asyncio.Task[None] | None = None
         self.closing = False  # close after the request in flight
         self.handed_over = False
+        self.held = False  # reading stopped by _hold
         self.last_active = front.loop.time()
         self.remote: str | None = None
         self.local = ""
@@ -278,8 +279,18 @@ class FrontConnection(BaseProtocol):
         self.last_active = self._loop.time()
         if self.task is None:
             self.task = self._loop.create_task(self._serve())
-        elif len(self.buffer) > BUFFER_LIMIT + MAX_HEAD and self.transport is not None:
-            self.transport.pause_reading()  # a client sending ahead: read on when served
+        elif len(self.buffer) > BUFFER_LIMIT + MAX_HEAD and not self.held:
+            self._hold(True)  # a client sending far ahead: read on once it is served
+
+    def _hold(self, held: bool) -> None:
+        """Stop (or resume) reading while the buffer holds more than a request ahead. Our
+        own flag: the payload's flow control pauses and resumes reading on its own."""
+        self.held = held
+        if self.transport is not None and not self._reading_paused:
+            if held:
+                self.transport.pause_reading()
+            else:
+                self.transport.resume_reading()
 
     def write(self, data: bytes) -> None:
         if self.transport is not None and not self.transport.is_closing():
@@ -320,8 +331,8 @@ class FrontConnection(BaseProtocol):
                 if not keep_alive:
                     self.close()
                     return
-                if self.transport is not None and self._reading_paused:
-                    self.transport.resume_reading()
+                if self.held:
+                    self._hold(False)
         finally:
             self.task = None
 
@@ -402,7 +413,7 @@ class FrontConnection(BaseProtocol):
         handler = self.front.aiohttp_server()
         transport.set_protocol(handler)
         handler.connection_made(transport)
-        if self._reading_paused:
+        if self._reading_paused or self.held:
             transport.resume_reading()
         if data:
             handler.data_received(data)

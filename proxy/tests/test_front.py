@@ -80,6 +80,30 @@ async def test_pipelined_requests_are_answered_in_order_and_a_page_of_its_own_is
     assert [r["path"] for r in monolith.seen] == ["/api/orders/1", "/api/orders/2", "/api/orders/3"]
 
 
+async def test_a_client_sending_far_ahead_is_held_then_served_in_full(
+    trio: Trio, make_proxy: ProxyFactory
+) -> None:
+    """More than a request ahead in the buffer stops reading until it is served; every
+    request is still answered (with reading never resumed, this would hang)."""
+    monolith, _, _ = trio
+    p = await make_proxy(*trio)
+    assert p.client.port
+    pad = "p" * 8000
+    first = b"GET /api/orders/slow?delay=0.3 HTTP/1.1\r\nHost: x\r\n\r\n"
+    ahead = b"".join(
+        f"GET /api/orders/{i} HTTP/1.1\r\nHost: x\r\nX-Pad: {pad}\r\n\r\n".encode()
+        for i in range(40)
+    )
+    post = b"POST /api/orders/up HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n"
+    last = b"GET /api/orders/last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    answers = split_answers(
+        await exchange(p.client.port, first + ahead + post + b"y" * 200_000 + last)
+    )
+    assert [status for status, _, _ in answers] == [200] * 43
+    assert [r["path"] for r in monolith.seen][-2:] == ["/api/orders/up", "/api/orders/last"]
+    assert monolith.seen[-2]["body_size"] == 200_000
+
+
 async def test_http10_without_keep_alive_is_answered_and_closed(
     trio: Trio, make_proxy: ProxyFactory
 ) -> None:
