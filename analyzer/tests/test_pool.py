@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,13 @@ from analyzer.options import AnalyzeOptions, AnalyzerError
 from analyzer.tests.shop import SHOP
 
 CRASHES = "shop.accounts.services"
+
+
+@pytest.fixture
+def forked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers forked even if this process has threads (as in the real-services pass),
+    so that they inherit the test's patches."""
+    monkeypatch.setattr(analyzer.pool, "_context", lambda: multiprocessing.get_context("fork"))
 
 
 @pytest.fixture
@@ -35,6 +43,7 @@ def test_a_file_that_kills_its_worker_is_skipped_and_every_other_file_is_parsed(
     write_tree: Callable[[dict[str, str]], Path],
     monkeypatch: pytest.MonkeyPatch,
     workers: list[analyzer.pool._Worker],
+    forked: None,
 ) -> None:
     shop = write_tree(SHOP)
     whole = analyze(AnalyzeOptions(path=shop, jobs=2, use_cache=False))
@@ -73,7 +82,7 @@ def test_a_run_answered_from_the_cache_stops_its_early_worker(
 
 
 def test_a_worker_that_cannot_start_is_a_clear_error(
-    write_tree: Callable[[dict[str, str]], Path], monkeypatch: pytest.MonkeyPatch
+    write_tree: Callable[[dict[str, str]], Path], monkeypatch: pytest.MonkeyPatch, forked: None
 ) -> None:
     shop = write_tree(SHOP)
 
