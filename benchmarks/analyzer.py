@@ -33,8 +33,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from analyzer.cache import FORMAT_VERSION
-
 BIN = Path(sys.executable).parent
 CHANGED_FILE = "db/models/query_utils.py"
 
@@ -102,7 +100,8 @@ def main() -> None:
             return timed(carve, env=carve_env(warm_cache), cwd=scratch)
 
         def facts_only(_: int) -> float:
-            shutil.rmtree(warm_cache / f"v{FORMAT_VERSION}" / "results", ignore_errors=True)
+            for version in warm_cache.glob("v*"):  # whichever cache format is current
+                shutil.rmtree(version / "results", ignore_errors=True)
             return timed(carve, env=carve_env(warm_cache), cwd=scratch)
 
         changed_path = tree / CHANGED_FILE
