@@ -60,13 +60,15 @@ def analyze(
     imports the report's renderer there."""
     started = time.perf_counter()
     progress = progress or NoProgress()
-    # Without a cache every file is parsed: all workers start now. With one, the first
-    # starts now and imports libcst while the files are listed and hashed (see pool.py).
+    # Without a cache, or with an empty one, every file is parsed: all workers start now.
+    # Otherwise the first starts now and imports libcst while the files are listed and
+    # hashed (see pool.py).
+    facts_cache = FactsCache(cache_root() if options.use_cache else None)
     parser = Parser(
         options.parse,
-        FactsCache(cache_root() if options.use_cache else None),
+        facts_cache,
         options.jobs,
-        early=options.jobs if not options.use_cache else 1,
+        early=1 if facts_cache.exists() else options.jobs,
     )
     try:
         return _analyze(options, progress, parser, started, meanwhile)

@@ -49,6 +49,10 @@ class _Store:
     def _path(self, key: str) -> str | None:
         return os.path.join(self.folder, key[:2], key + SUFFIX) if self.folder else None
 
+    def exists(self) -> bool:
+        """Whether this store has ever been written (a first run finds nothing in it)."""
+        return self.folder is not None and os.path.isdir(self.folder)
+
     def has(self, key: str) -> bool:
         path = self._path(key)
         return path is not None and os.path.exists(path)
