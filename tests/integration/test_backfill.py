@@ -10,6 +10,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,7 +27,7 @@ def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def sql(env: dict[str, str], settings: str, query: str) -> list[list[object]]:
+def sql(env: dict[str, str], settings: str, query: str) -> list[list[Any]]:
     code = (
         "import json, django; django.setup(); from django.db import connection\n"
         "with connection.cursor() as c:\n"

@@ -33,8 +33,12 @@ def test_flips_under_load_lose_nothing_fail_nothing_and_leave_no_drift(tmp_path)
                 stack.wait_owner("payments", writer_of(state, "payments"))
                 stack.wait_owner("inventory", writer_of(state, "inventory"))
                 wanted = len(load.tally.charges) + 5  # traffic in every state
+
+                def traffic_flowed(wanted: int = wanted) -> bool:
+                    return len(load.tally.charges) >= wanted
+
                 wait_until(
-                    lambda wanted=wanted: len(load.tally.charges) >= wanted,
+                    traffic_flowed,
                     timeout=90,
                     message=f"writes stalled in {state}: {load.tally.failures[-3:]}",
                 )
