@@ -155,3 +155,22 @@ async def test_malformed_requests_get_aiohttps_400(
     answer = await exchange(p.client.port, request_bytes)
     assert answer.split(b" ", 2)[1] == b"400", answer[:200]
     assert monolith.seen == []
+
+
+async def test_an_idle_keep_alive_connection_is_closed(
+    trio: Trio, make_proxy: ProxyFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(proxy.front, "KEEPALIVE_SECONDS", 0.2)
+    monkeypatch.setattr(proxy.front, "SWEEP_SECONDS", 0.05)
+    p = await make_proxy(*trio)
+    assert p.client.port
+    reader, writer = await asyncio.open_connection("127.0.0.1", p.client.port)
+    try:
+        writer.write(b"GET /api/orders/1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+        await reader.readexactly(length)  # answered, and the connection kept
+        assert await asyncio.wait_for(reader.read(), timeout=5) == b""  # then closed idle
+    finally:
+        writer.close()
+        await writer.wait_closed()
