@@ -24,7 +24,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Mapping
+from email.utils import formatdate
 from http import HTTPStatus
 from http.cookies import SimpleCookie
 from typing import Any
@@ -181,6 +183,18 @@ class FrontRequest:
         return self._cookies
 
 
+_date: tuple[int, str] = (0, "")
+
+
+def http_date() -> str:
+    """The Date header's value for now; formatted at most once a second."""
+    global _date
+    now = int(time.time())
+    if now != _date[0]:
+        _date = (now, formatdate(now, usegmt=True))
+    return _date[1]
+
+
 class FrontReply(Reply):
     """Writes an answer straight to the connection (HTTP/1.1 framing)."""
 
@@ -200,12 +214,16 @@ class FrontReply(Reply):
             except ValueError:
                 reason = ""
         self.keep_alive = self.keep_alive and not self.conn.closing
+        if "Date" not in headers:  # the upstream's is passed on; the proxy's own answers get one
+            headers["Date"] = http_date()
         lines = [f"HTTP/1.1 {status} {reason}\r\n"]
         for name, value in headers.items():
             lines.append(f"{name}: {value}\r\n")
         lines.append(extra)
         if not self.keep_alive:
             lines.append("Connection: close\r\n")
+        elif not self.http11:  # an HTTP/1.0 client that asked to keep the connection
+            lines.append("Connection: keep-alive\r\n")
         lines.append("\r\n")
         self.started = True
         return "".join(lines).encode("utf-8", "surrogateescape")

@@ -9,7 +9,7 @@ import json
 import pytest
 
 import proxy.front
-from proxy.tests.conftest import Fake, ProxyFactory
+from proxy.tests.conftest import Dead, Fake, ProxyFactory
 
 Trio = tuple[Fake, Fake, Fake]
 
@@ -115,6 +115,22 @@ async def test_http10_without_keep_alive_is_answered_and_closed(
     assert json.loads(body)["upstream"] == "monolith"
 
 
+async def test_http10_keep_alive_is_kept_and_said_so(trio: Trio, make_proxy: ProxyFactory) -> None:
+    p = await make_proxy(*trio)
+    assert p.client.port
+    answers = split_answers(
+        await exchange(
+            p.client.port,
+            b"GET /api/orders/1 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+            b"GET /api/orders/2 HTTP/1.0\r\n\r\n",
+        )
+    )
+    assert [(status, headers["connection"]) for status, headers, _ in answers] == [
+        (200, "keep-alive"),
+        (200, "close"),
+    ]
+
+
 async def test_a_streamed_answer_is_chunked_to_an_http11_client(
     trio: Trio, make_proxy: ProxyFactory, counted: dict[str, int]
 ) -> None:
@@ -174,3 +190,13 @@ async def test_an_idle_keep_alive_connection_is_closed(
     finally:
         writer.close()
         await writer.wait_closed()
+
+
+async def test_the_proxys_own_answers_carry_a_date(make_proxy: ProxyFactory) -> None:
+    p = await make_proxy(Dead("monolith"), routes=[])
+    assert p.client.port
+    ((status, headers, body),) = split_answers(
+        await exchange(p.client.port, b"GET /api/orders/1 HTTP/1.0\r\n\r\n")
+    )
+    assert status == 502 and json.loads(body)["code"] == "connect_error"
+    assert headers["date"].endswith(" GMT")
