@@ -12,7 +12,6 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 from typing import Any
 
 from analyzer.cache import FORMAT_VERSION, FactsCache, Memo, ResultCache, cache_root, content_key
@@ -41,7 +40,7 @@ def _result_key(
         FORMAT_VERSION,
         options.path.name,
         options.result_fingerprint(),
-        {k: v for k, v in asdict(decision).items() if not k.startswith("_")} if decision else None,
+        decision.fingerprint() if decision else None,
         [(module, files[module].display, key) for module, key in sorted(keys.items())],
         sorted((s.path, s.reason) for s in skipped),
     ]

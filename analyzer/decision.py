@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,6 +41,10 @@ class Decision:
         owner = {prefix: name for name, prefixes in self.contexts.items() for prefix in prefixes}
         object.__setattr__(self, "_owner", owner)
         object.__setattr__(self, "_known", {})  # module -> context: asked once per edge end
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What the decision says (its lookup tables left out), for the result cache's key."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.init}
 
     def context_of(self, module: str) -> str | None:
         """The context whose longest listed prefix covers `module`, if any."""

@@ -135,13 +135,15 @@ class FrontRunner(web.AppRunner):
 class FrontRequest:
     """A plain request, with what `ProxyHandler.serve` reads of one (`Incoming`)."""
 
-    __slots__ = ("_message", "content", "remote", "_local", "_cookies")
+    __slots__ = ("_message", "content", "content_length", "remote", "_local", "_cookies")
 
     scheme = "http"
 
     def __init__(self, message: Any, payload: StreamReader, remote: str | None, local: str) -> None:
         self._message = message
         self.content = payload
+        length = message.headers.get("Content-Length")  # digits: checked by the front
+        self.content_length = int(length) if length is not None else None
         self.remote = remote
         self._local = local
         self._cookies: Mapping[str, str] | None = None
@@ -162,11 +164,6 @@ class FrontRequest:
     @property
     def host(self) -> str:
         return self._message.headers.get("Host") or self._local
-
-    @property
-    def content_length(self) -> int | None:
-        length = self._message.headers.get("Content-Length")
-        return int(length) if length is not None else None
 
     @property
     def body_exists(self) -> bool:

@@ -159,40 +159,17 @@ class ProxyHandler:
         Not a coroutine itself: it routes at once and returns the coroutine that forwards,
         so that a request in flight suspends through as few frames as possible (every
         frame is resumed again when the upstream answers)."""
-        start = asyncio.get_running_loop().time()
-        rid = request_id(request.headers)
-        try:
-            routed = self.route(
-                request.method,
-                request.raw_path,
-                request.headers.get("Authorization"),
-                lambda: request.cookies,
-            )
-        except BadPath as exc:
-            self._done(request, rid, start, 400, "-", "-", "bad_request", str(exc))
-            return reply.error(400, "bad_request", str(exc), rid)
-        headers = upstream_request_headers(
-            request.headers, peer=request.remote, scheme=request.scheme, rid=rid
-        )
-        return self._forward(request, routed, headers, rid, reply, start)
+        start, rid, routed = self._begin(request)
+        if isinstance(routed, BadPath):
+            return reply.error(400, "bad_request", str(routed), rid)
+        return self._forward(request, routed, self._headers(request, rid), rid, reply, start)
 
     async def _websocket_request(self, request: web.Request) -> web.StreamResponse:
-        start = asyncio.get_running_loop().time()
-        rid = request_id(request.headers)
-        try:
-            routed = self.route(
-                request.method,
-                request.raw_path,
-                request.headers.get("Authorization"),
-                lambda: request.cookies,
-            )
-        except BadPath as exc:
-            self._done(request, rid, start, 400, "-", "-", "bad_request", str(exc))
-            return error_response(400, "bad_request", str(exc), rid)
+        start, rid, routed = self._begin(request)
+        if isinstance(routed, BadPath):
+            return error_response(400, "bad_request", str(routed), rid)
         decision = routed.decision
-        headers = upstream_request_headers(
-            request.headers, peer=request.remote, scheme=request.scheme, rid=rid
-        )
+        headers = self._headers(request, rid)
         status, outcome = 0, "aborted"
         try:
             status, outcome, ws = await self._websocket(request, routed, headers, rid)
@@ -201,6 +178,29 @@ class ProxyHandler:
             self._done(
                 request, rid, start, status, decision.route, decision.backend, outcome, decision
             )
+
+    def _begin(self, request: Incoming) -> tuple[float, str, Routed | BadPath]:
+        """A request's start time, id and routing; a bad path is counted and logged here
+        (the caller answers it with a 400)."""
+        start = asyncio.get_running_loop().time()
+        rid = request_id(request.headers)
+        try:
+            routed = self.route(
+                request.method,
+                request.raw_path,
+                request.headers.get("Authorization"),
+                lambda: request.cookies,
+            )
+        except BadPath as exc:
+            self._done(request, rid, start, 400, "-", "-", "bad_request", str(exc))
+            return start, rid, exc
+        return start, rid, routed
+
+    @staticmethod
+    def _headers(request: Incoming, rid: str) -> CIMultiDict[str]:
+        return upstream_request_headers(
+            request.headers, peer=request.remote, scheme=request.scheme, rid=rid
+        )
 
     async def _websocket(
         self, request: web.Request, routed: Routed, headers: CIMultiDict[str], rid: str
