@@ -36,10 +36,9 @@ from messaging.inbox import (
     as_uuid,
     consumer_name,
     event_ids,
-    marks,
-    table,
 )
 from messaging.models import ConsumeAttempt, DeadLetter, InboxMessage
+from messaging.sql import any_of, table
 
 __all__ = ["Result", "consume_delivery", "consumer_name"]
 log = logging.getLogger("carve.events")
@@ -74,8 +73,8 @@ def _known(envelopes: list[Envelope]) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
     attempted: set[uuid.UUID] = set()
     if not envelopes:
         return done, attempted
-    ids = event_ids([e.id for e in envelopes])
-    where = f"WHERE consumer = %s AND event_id IN ({marks(ids)})"
+    condition, ids = any_of("event_id", event_ids([e.id for e in envelopes]))
+    where = f"WHERE consumer = %s AND {condition}"
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT event_id, 1 FROM {table(InboxMessage)} {where} "

@@ -13,12 +13,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Model
 
 from contracts.envelope import Envelope
 from contracts.registry import UnknownEventType, UnknownSchemaVersion, event_class
 from messaging.handlers import RetryLater, handler_for
 from messaging.models import AggregateCursor, ConsumeAttempt, InboxMessage
+from messaging.sql import any_of, insert_statement, row_values, table
 from servicekit import context
 
 log = logging.getLogger("carve.events")
@@ -38,17 +38,21 @@ def consumer_name() -> str:
 
 
 # ------------------------------------------------------------------ applying one event
-def _inbox_row(envelope: Envelope) -> InboxMessage:
-    return InboxMessage(
-        consumer=consumer_name(),
-        event_id=envelope.id,
-        event_type=envelope.type,
-        aggregate=envelope.aggregate,
-        aggregate_id=envelope.aggregate_id,
-        sequence=envelope.sequence,
-        origin=envelope.origin,
-        envelope=envelope.to_json(),
-        occurred_at=envelope.occurred_at,
+def _inbox_row(envelope: Envelope) -> list[Any]:
+    """The inbox row of `envelope`, as parameters of insert_statement(InboxMessage)."""
+    return row_values(
+        InboxMessage,
+        {
+            "consumer": consumer_name(),
+            "event_id": envelope.id,
+            "event_type": envelope.type,
+            "aggregate": envelope.aggregate,
+            "aggregate_id": envelope.aggregate_id,
+            "sequence": envelope.sequence,
+            "origin": envelope.origin,
+            "envelope": envelope.to_json(),
+            "occurred_at": envelope.occurred_at,
+        },
     )
 
 
@@ -94,7 +98,7 @@ def apply_event(
     envelope: Envelope,
     *,
     position: str | None = None,
-    inbox: list[InboxMessage] | None = None,
+    inbox: list[list[Any]] | None = None,
 ) -> Result:
     """Apply one event inside the caller's transaction (or savepoint).
 
@@ -123,7 +127,7 @@ def apply_event(
                 handler.func(event, envelope)
             outcome = "applied"
     if inbox is None:
-        row.save(force_insert=True)
+        _insert_inbox([row])
     else:
         inbox.append(row)
     return Result(outcome)
@@ -148,17 +152,7 @@ def apply_guarded(envelope: Envelope) -> Result:
 
 
 # ------------------------------------------------------------------ plain SQL for the hot path
-# A delivery's bookkeeping (inbox look-up, cursors, inbox rows, attempts) is a handful of
-# statements; composing them with the ORM cost the worker more CPU than the database spent
-# running them, so the batch path writes them out.
-def table(model: type[Model]) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
-def marks(values: list[Any]) -> str:
-    return ", ".join(["%s"] * len(values))
-
-
+# (messaging/sql.py says why)
 def event_ids(ids: list[uuid.UUID]) -> list[Any]:
     field = InboxMessage._meta.get_field("event_id")
     return [field.get_db_prep_value(id_, connection) for id_ in ids]
@@ -168,32 +162,21 @@ def as_uuid(value: Any) -> uuid.UUID:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
-def _insert_inbox(rows: list[InboxMessage]) -> None:
-    """INSERT ... VALUES (bulk_create on PostgreSQL sends arrays through UNNEST, whose
-    quoting costs more CPU here than it saves the planner)."""
-    fields = [f for f in InboxMessage._meta.concrete_fields if not f.primary_key]
-    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
+def _insert_inbox(rows: list[list[Any]]) -> None:
     with connection.cursor() as cursor:
         for start in range(0, len(rows), 100):
             chunk = rows[start : start + 100]
             cursor.execute(
-                f"INSERT INTO {table(InboxMessage)} ({columns}) VALUES "
-                + ", ".join([f"({marks(fields)})"] * len(chunk)),
-                [
-                    f.get_db_prep_save(f.pre_save(row, True), connection)
-                    for row in chunk
-                    for f in fields
-                ],
+                insert_statement(InboxMessage, len(chunk)), [v for row in chunk for v in row]
             )
 
 
 def _forget_attempts(finished: list[uuid.UUID]) -> None:
     if finished:
-        ids = event_ids(finished)
+        condition, ids = any_of("event_id", event_ids(finished))
         with connection.cursor() as cursor:
             cursor.execute(
-                f"DELETE FROM {table(ConsumeAttempt)} "
-                f"WHERE consumer = %s AND event_id IN ({marks(ids)})",
+                f"DELETE FROM {table(ConsumeAttempt)} WHERE consumer = %s AND {condition}",
                 [consumer_name(), *ids],
             )
 
@@ -221,11 +204,13 @@ def _claim_positions(
     cursors = table(AggregateCursor)
     aggregates = sorted({aggregate for aggregate, _ in keys})
     ids = sorted({aggregate_id for _, aggregate_id in keys})
+    of_aggregates, aggregate_params = any_of("aggregate", aggregates)
+    of_ids, id_params = any_of("aggregate_id", ids)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT aggregate, aggregate_id, sequence FROM {cursors} WHERE consumer = %s "
-            f"AND aggregate IN ({marks(aggregates)}) AND aggregate_id IN ({marks(ids)})",
-            [consumer_name(), *aggregates, *ids],
+            f"AND {of_aggregates} AND {of_ids}",
+            [consumer_name(), *aggregate_params, *id_params],
         )
         rows = cursor.fetchall()
     start = {(a, i): sequence for a, i, sequence in rows if (a, i) in keys}
@@ -286,7 +271,7 @@ def apply_batch(envelopes: list[Envelope]) -> dict[uuid.UUID, Result] | None:
     Events found early (out of order) are left for the caller. Should anything raise,
     everything rolls back and this returns None: the caller then goes event by event.
     """
-    inbox: list[InboxMessage] = []
+    inbox: list[list[Any]] = []
     try:
         with transaction.atomic():
             positions, results = _claim_positions(envelopes)

@@ -35,13 +35,13 @@ from typing import Any, NamedTuple
 
 from celery import Celery
 from django.db import close_old_connections, connection, transaction
-from django.db.models import Model
 from django.db.utils import Error as DatabaseError
 from django.utils import timezone
 
 from messaging.models import RELAY_PARTITIONS, OutboxMessage, RelayPartition
 from messaging.outbox import NOTIFY_CHANNEL
 from messaging.publishers import OutgoingMessage, Publisher, connect_publisher
+from messaging.sql import marks, table
 
 log = logging.getLogger("carve.relay")
 MAX_EVENTS_PER_MESSAGE = 100
@@ -82,19 +82,11 @@ def _envelope_dict(row: OutboxRow) -> dict[str, object]:
     return loaded
 
 
-def _table(model: type[Model]) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
-def _marks(values: list[Any]) -> str:
-    return ", ".join(["%s"] * len(values))
-
-
 def _waiting_partitions(cursor: Any) -> tuple[list[int], int]:
     """Half of the partitions with unsent rows, those waiting longest first (half, so that
     a second relay finds the other half; longest first, so that no row waits long), and
     how many partitions have unsent rows in all."""
-    outbox, partitions = _table(OutboxMessage), _table(RelayPartition)
+    outbox, partitions = table(OutboxMessage), table(RelayPartition)
     cursor.execute(
         f"SELECT p.number, (SELECT o.id FROM {outbox} o WHERE o.partition = p.number "
         f"AND o.sent_at IS NULL ORDER BY o.id LIMIT 1) FROM {partitions} p"
@@ -139,7 +131,7 @@ class Relay:
         Its statements are written in SQL: composed with the ORM, they cost the relay
         several times the CPU the database spent on them, once per round.
         """
-        outbox, partitions = _table(OutboxMessage), _table(RelayPartition)
+        outbox, partitions = table(OutboxMessage), table(RelayPartition)
         with transaction.atomic(), connection.cursor() as cursor:
             chosen, waiting = _waiting_partitions(cursor)
             self.left_waiting = waiting - len(chosen)
@@ -147,7 +139,7 @@ class Relay:
                 return 0
             skip_locked = connection.features.has_select_for_update_skip_locked
             cursor.execute(
-                f"SELECT number FROM {partitions} WHERE number IN ({_marks(chosen)})"
+                f"SELECT number FROM {partitions} WHERE number IN ({marks(chosen)})"
                 + (" FOR UPDATE SKIP LOCKED" if skip_locked else ""),
                 chosen,
             )
@@ -156,7 +148,7 @@ class Relay:
                 return 0
             cursor.execute(
                 f"SELECT id, routing_key, envelope FROM {outbox} WHERE sent_at IS NULL "
-                f"AND partition IN ({_marks(locked)}) ORDER BY id LIMIT %s",
+                f"AND partition IN ({marks(locked)}) ORDER BY id LIMIT %s",
                 [*locked, self.batch_size],
             )
             rows = [OutboxRow(*row) for row in cursor.fetchall()]
@@ -175,17 +167,17 @@ class Relay:
             )
             ids = [row.id for row in rows]
             cursor.execute(
-                f"UPDATE {outbox} SET sent_at = %s WHERE id IN ({_marks(ids)})", [now, *ids]
+                f"UPDATE {outbox} SET sent_at = %s WHERE id IN ({marks(ids)})", [now, *ids]
             )
             if unroutable_rows:
                 cursor.execute(
-                    f"UPDATE {outbox} SET unroutable = %s WHERE id IN ({_marks(unroutable_rows)})",
+                    f"UPDATE {outbox} SET unroutable = %s WHERE id IN ({marks(unroutable_rows)})",
                     [True, *unroutable_rows],
                 )
                 log.warning("%d event(s) had no queue bound for them", len(unroutable_rows))
             cursor.execute(
                 f"UPDATE {partitions} SET last_relay = %s, last_run_at = %s "
-                f"WHERE number IN ({_marks(locked)})",
+                f"WHERE number IN ({marks(locked)})",
                 [self.name, now, *locked],
             )
         self.published += len(rows)
@@ -216,11 +208,21 @@ class Relay:
             if failures:
                 stop.wait(min(0.1 * 2 ** min(failures, 6), 5.0))
             elif published == 0:
-                if listener is not None:
-                    listener.wait(idle_wait * 10)
-                else:
+                if listener is None:
                     stop.wait(idle_wait)
-            elif published < self.batch_size:
+                elif listener.listening:
+                    listener.wait(idle_wait * 10)
+                elif listener.listen():
+                    # Look once more before sleeping: a commit between that round and the
+                    # LISTEN sent no notification this relay would get.
+                    continue
+                else:
+                    stop.wait(idle_wait * 10)
+            if published and listener is not None and listener.listening:
+                # A busy relay comes round again by itself: notifications meanwhile would
+                # only wake its listening backend once per commit.
+                listener.unlisten()
+            if 0 < published < self.batch_size:
                 # Lingering lets the next events travel together. While other partitions
                 # already wait, a shorter one: they pay it on a saga's path, but with none
                 # at all a busy relay sends a message per handful of events, and the
@@ -234,21 +236,40 @@ class Relay:
 
 
 class _Listener:
-    """Wakes the relay when a transaction that wrote the outbox commits (PostgreSQL)."""
+    """Wakes an idle relay when a transaction that wrote the outbox commits (PostgreSQL).
+
+    It listens only while the relay is idle. Every notifying commit signals each listening
+    backend, which wakes up to pass the notification on; a busy relay does not need them.
+    """
 
     def __init__(self) -> None:
+        self.conn: Any = None
+        self.listening = False
+
+    def listen(self) -> bool:
+        """Start listening; False when the database could not be reached."""
         import psycopg
 
-        params = connection.get_connection_params()
-        params.pop("cursor_factory", None)
-        params.pop("context", None)
         try:
-            self.conn: psycopg.Connection[tuple[object, ...]] | None = psycopg.connect(
-                **params, autocommit=True
-            )
+            if self.conn is None:
+                params = connection.get_connection_params()
+                params.pop("cursor_factory", None)
+                params.pop("context", None)
+                self.conn = psycopg.connect(**params, autocommit=True)
             self.conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+            self.listening = True
         except psycopg.Error:
-            self.conn = None
+            self.close()  # tried again the next time the relay is idle
+        return self.listening
+
+    def unlisten(self) -> None:
+        import psycopg
+
+        try:
+            self.conn.execute(f"UNLISTEN {NOTIFY_CHANNEL}")
+            self.listening = False
+        except psycopg.Error:
+            self.close()
 
     def wait(self, timeout: float) -> None:
         if self.conn is None:
@@ -266,6 +287,7 @@ class _Listener:
         if self.conn is not None:
             self.conn.close()
             self.conn = None
+        self.listening = False
 
 
 def relay_for(app: Celery, **options: object) -> Relay:

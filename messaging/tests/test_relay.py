@@ -2,6 +2,7 @@
 relays at once, unroutable events, and a broker that goes away and comes back."""
 
 import os
+import random
 import threading
 from collections import defaultdict
 from pathlib import Path
@@ -14,7 +15,7 @@ from messaging.models import OutboxMessage
 from messaging.outbox import publish
 from messaging.publishers import connect_publisher
 from messaging.relay import Relay, ensure_partitions
-from messaging.testing import FaultProxy, is_amqp
+from messaging.testing import FaultProxy, is_amqp, wait_until
 from messaging.tests.factories import publish_stock_changes
 from messaging.tests.ledger.models import Effect
 
@@ -160,8 +161,6 @@ def test_the_relay_waits_out_a_broker_outage(events, tmp_path):
             stop.wait(0.05)
         assert OutboxMessage.objects.filter(sent_at__isnull=True).count() == 3
         outage()  # ... and once it is back, the relay catches up by itself.
-        from messaging.testing import wait_until
-
         wait_until(
             lambda: not OutboxMessage.objects.filter(sent_at__isnull=True).exists(),
             timeout=30,
@@ -174,3 +173,105 @@ def test_the_relay_waits_out_a_broker_outage(events, tmp_path):
             proxy.close()
     events.drain(until=lambda: Effect.objects.count() == 3)
     assert list(Effect.objects.values_list("sequence", flat=True)) == [1, 2, 3]
+
+
+# ------------------------------------------------------------------ waking an idle relay
+def _listening_relays() -> list[str]:
+    """What each other session that ever listened for the outbox did last (LISTEN while
+    its relay is idle, UNLISTEN once busy)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT query FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND query LIKE %s",
+            ["%LISTEN carve_outbox"],
+        )
+        return [query for (query,) in cursor.fetchall()]
+
+
+@pytest.mark.real
+def test_an_idle_relay_wakes_on_each_commit_however_events_fall_around_its_rounds(events):
+    """An idle relay publishes on NOTIFY, not on its fallback poll (set here to 20 s, so a
+    missed wake-up fails the test). Events go out alone, in bursts and with pauses around
+    the relay's linger, so commits land before, during and after its rounds and while it
+    switches between listening (idle) and not listening (busy)."""
+    relay = relay_for_test(events)
+    stop = threading.Event()
+
+    def run_relay():
+        relay.run(stop, idle_wait=2.0)  # sleeps up to 20 s unless notified
+        connections.close_all()
+
+    thread = threading.Thread(target=run_relay)
+    thread.start()
+    try:
+        wait_until(
+            lambda: _listening_relays() == ["LISTEN carve_outbox"],
+            timeout=30,
+            message="the relay never went idle, listening",
+        )
+        rng = random.Random(7)
+        for round_ in range(12):
+            publish_stock_changes([f"W{round_}"], per_sku=rng.choice([1, 1, 3]))
+            wait_until(
+                lambda: not OutboxMessage.objects.filter(sent_at__isnull=True).exists(),
+                timeout=5,
+                message=f"an event of round {round_} waited for the fallback poll",
+            )
+            stop.wait(rng.choice([0.0, 0.01, 0.03, 0.06, 0.2]))
+        # Idle again, it listens again.
+        wait_until(
+            lambda: _listening_relays() == ["LISTEN carve_outbox"],
+            timeout=10,
+            message="the relay did not go back to listening",
+        )
+    finally:
+        stop.set()
+        with transaction.atomic(), connections["default"].cursor() as cursor:
+            cursor.execute("NOTIFY carve_outbox")  # wake it to see `stop`
+        thread.join(timeout=30)
+    assert not thread.is_alive()
+    events.drain(until=lambda: Effect.objects.count() == OutboxMessage.objects.count())
+
+
+@pytest.mark.real
+def test_a_busy_relay_does_not_listen(events):
+    """After a round that found events the relay comes back by itself (here after a 2 s
+    linger); listening meanwhile would only wake its database backend once per commit.
+    Idle again, it listens."""
+    relay = relay_for_test(events, linger=2.0, busy_linger=2.0)
+    stop = threading.Event()
+
+    def run_relay():
+        relay.run(stop, idle_wait=0.05)
+        connections.close_all()
+
+    thread = threading.Thread(target=run_relay)
+    thread.start()
+    try:
+        wait_until(
+            lambda: _listening_relays() == ["LISTEN carve_outbox"],
+            timeout=30,
+            message="the relay never went idle, listening",
+        )
+        publish_stock_changes(["BUSY"], per_sku=3)
+        wait_until(
+            lambda: not OutboxMessage.objects.filter(sent_at__isnull=True).exists(),
+            timeout=10,
+            message="the relay did not publish",
+        )
+        wait_until(  # a moment after its round commits, well within the linger
+            lambda: _listening_relays() == ["UNLISTEN carve_outbox"],
+            timeout=1.5,
+            message="the relay still listens while it lingers",
+        )
+        wait_until(
+            lambda: _listening_relays() == ["LISTEN carve_outbox"],
+            timeout=30,
+            message="the relay did not listen once idle",
+        )
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert not thread.is_alive()
