@@ -62,4 +62,4 @@ test: lint types contracts pytest
 	@if [ "$$CARVE_TEST_REAL" = "1" ]; then $(MAKE) --no-print-directory pytest-real; fi
 
 clean:
-	rm -rf var/*.sqlite3 var/broker
+	rm -rf var/*.sqlite3 var/*.sqlite3-* var/*.writelock var/broker

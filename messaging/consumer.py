@@ -4,14 +4,20 @@ At-least-once delivery in, exactly-once effect out: every event is applied in a
 transaction that also stores its id in the inbox (unique per consumer), so a redelivered
 or duplicated event is a no-op, and a worker killed mid-handler commits nothing.
 
-A fresh delivery is applied in one transaction: an attempt is counted for all its events
-(one statement, committed first), then every event is applied and the inbox rows are
-written together, one commit for the lot. Should any event raise, that transaction rolls
-back and the delivery is applied again with a savepoint per event, so only the failing
-event is held back. A redelivery or a retry goes one event per transaction, counting an
-attempt before each, so an event that kills the worker every time is dead-lettered after
-CARVE_EVENTS_MAX_ATTEMPTS without dragging its neighbours. Failed events are retried on
-this service's own queue with jittered exponential backoff.
+A fresh delivery is applied in one transaction: every event is applied and the inbox rows
+are written together, one commit for the lot. Should any event raise, that transaction
+rolls back and the delivery is applied again with a savepoint per event, so only the
+failing event is held back. A fresh delivery counts no attempts: should it kill the
+worker, the broker hands the message out again marked redelivered (RabbitMQ does; so does
+the embedded transport, messaging.fstransport). A redelivery or a retry goes one event per
+transaction, counting an attempt (committed) before each, so an event that kills the
+worker every time is dead-lettered after CARVE_EVENTS_MAX_ATTEMPTS deliveries or one more,
+without dragging its neighbours. Failed events are counted then, and retried on this
+service's own queue with jittered exponential backoff.
+
+Not counting up front saves each delivery a commit: on PostgreSQL a round trip, on SQLite
+a turn at the single write lock, which the consumer of a busy service otherwise waited for
+most of its time (benchmarks/README.md, events).
 """
 
 from __future__ import annotations
@@ -108,8 +114,9 @@ def consume_delivery(
         return results
     seen_before = any(e.id in attempted for e in pending)
     outcomes: dict[uuid.UUID, tuple[Result, int]] = {}
-    forgotten: set[uuid.UUID] = set()  # finished, and their attempt rows already deleted
+    with_attempts: set[uuid.UUID] = set()  # attempt rows exist: deleted once finished
     if redelivered or seen_before:
+        with_attempts = {e.id for e in pending}
         for envelope in pending:
             counted = count_attempts([envelope])[envelope.id]
             if counted.attempts > settings.CARVE_EVENTS_MAX_ATTEMPTS:
@@ -126,20 +133,21 @@ def consume_delivery(
                 continue
             outcomes[envelope.id] = (_apply_with_local_wait(envelope), counted.attempts)
     else:
-        attempts_by_id = count_attempts(pending)
         applied = apply_batch(pending)
         if applied is None:
             with transaction.atomic():
                 applied = {envelope.id: apply_guarded(envelope) for envelope in pending}
-        else:
-            forgotten = {id_ for id_, result in applied.items() if result.outcome in FINISHED}
         for envelope in pending:
             result = applied[envelope.id]
             if result.outcome == "retry":
                 result = _apply_with_local_wait(envelope)
-            outcomes[envelope.id] = (result, attempts_by_id[envelope.id].attempts)
+            outcomes[envelope.id] = (result, 1)
+        # Only now, and only for what is to be retried or parked, is the attempt counted.
+        unfinished = [e for e in pending if outcomes[e.id][0].outcome not in FINISHED]
+        for event_id, counted in (count_attempts(unfinished) if unfinished else {}).items():
+            outcomes[event_id] = (outcomes[event_id][0], counted.attempts)
     finished = [
-        e.id for e in pending if outcomes[e.id][0].outcome in FINISHED and e.id not in forgotten
+        e.id for e in pending if outcomes[e.id][0].outcome in FINISHED and e.id in with_attempts
     ]
     if finished:
         ConsumeAttempt.objects.filter(consumer=consumer_name(), event_id__in=finished).delete()

@@ -108,7 +108,7 @@ class Channel(filesystem.Channel):
         _, taken = entry
         try:
             if requeue:
-                os.rename(taken, Path(self.data_folder_in) / taken.name)
+                requeue_redelivered(taken, Path(self.data_folder_in))
             else:
                 taken.unlink()
         except FileNotFoundError:
@@ -133,7 +133,7 @@ class Channel(filesystem.Channel):
                     continue  # its owner is alive
                 if owner_dir.is_dir():
                     for taken in sorted(owner_dir.iterdir()):
-                        os.rename(taken, Path(self.data_folder_in) / taken.name)
+                        requeue_redelivered(taken, Path(self.data_folder_in))
                         restored += 1
                     owner_dir.rmdir()
                 lock_path.unlink(missing_ok=True)
@@ -148,6 +148,22 @@ class Channel(filesystem.Channel):
         else:
             (self._inflight_root / f"{self._owner}.lock").unlink(missing_ok=True)
         self._owner_lock.close()
+
+
+def requeue_redelivered(taken: Path, queue_folder: Path) -> None:
+    """Put a taken message back on its queue marked redelivered, as RabbitMQ does: the
+    consumer counts the attempts of a redelivered message (messaging.consumer), so one that
+    kills its worker every time is dead-lettered instead of handed out forever.
+
+    The marked copy is in the queue before the taken one goes: a crash in between leaves a
+    duplicate, never a loss (the inbox makes a duplicate a no-op)."""
+    payload = loads(taken.read_bytes())
+    payload.setdefault("properties", {}).setdefault("delivery_info", {})["redelivered"] = True
+    final = queue_folder / taken.name
+    partial = final.with_name(f".{taken.name}.tmp")
+    partial.write_bytes(dumps(payload).encode())
+    os.replace(partial, final)
+    taken.unlink(missing_ok=True)
 
 
 class Transport(filesystem.Transport):

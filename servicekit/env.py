@@ -111,7 +111,9 @@ def database(default_sqlite_name: str, *, url_variable: str = "DATABASE_URL") ->
         raise ImproperlyConfigured(f"{url_variable} is not a usable database URL: {exc}") from None
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # WAL lets readers run beside the writer; IMMEDIATE takes the write lock up front so
-        # two writers queue on the busy timeout instead of failing to upgrade a read lock.
+        # two writers queue instead of failing to upgrade a read lock; servicekit.sqlite3
+        # makes them queue fairly (its docstring says why).
+        config["ENGINE"] = "servicekit.sqlite3"
         config["CONN_MAX_AGE"] = 0
         config["OPTIONS"] = {
             "timeout": 30,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from messaging.models import InboxMessage, OutboxMessage
+from messaging.models import DeadLetter, InboxMessage, OutboxMessage
 from messaging.publishers import connect_publisher
 from messaging.relay import Relay, ensure_partitions
 from messaging.testing import (
@@ -104,6 +104,39 @@ def test_a_worker_killed_mid_handler_loses_nothing_and_applies_once(events, tmp_
         stop(worker)
     assert effects_of("SLOW") == [1]
     assert InboxMessage.objects.count() == 4
+
+
+def test_an_event_that_kills_its_worker_every_time_is_dead_lettered(events, tmp_path):
+    # Every delivery of CRASH kills the pool process: the broker hands it out again marked
+    # redelivered, and from then on the consumer counts its attempts until the cap.
+    faults = tmp_path / "faults"
+    faults.mkdir()
+    (faults / "crash-CRASH").touch()
+    publish_stock_changes(["CRASH", "FINE"], per_sku=1)
+    relay_everything(events)
+    worker = service_process(
+        WORKER,
+        env={**events.env(), "CARVE_TEST_FAULT_DIR": str(faults), "CARVE_EVENTS_MAX_ATTEMPTS": "2"},
+        log_path=tmp_path / "worker.log",
+        settings_module=SETTINGS,
+    )
+    try:
+        wait_until(
+            lambda: DeadLetter.objects.filter(aggregate_id="CRASH").exists(),
+            timeout=90,
+            message=f"the crashing event was never dead-lettered\n{log_of(tmp_path)}",
+        )
+        wait_until(
+            lambda: effects_of("FINE") == [1],
+            timeout=30,
+            message=f"its neighbour was not applied\n{log_of(tmp_path)}",
+        )
+    finally:
+        stop(worker)
+    letter = DeadLetter.objects.get(aggregate_id="CRASH")
+    assert letter.reason == "worker_lost" and letter.attempts == 3
+    assert effects_of("CRASH") == []
+    assert not InboxMessage.objects.filter(aggregate_id="CRASH").exists()
 
 
 def test_relay_and_worker_ride_out_a_broker_outage(events, tmp_path):

@@ -3,11 +3,14 @@
 <CARVE_TEST_FAULT_DIR>/poison-<sku>   the handler raises for that product
 <CARVE_TEST_FAULT_DIR>/block-<sku>    the handler writes started-<sku>, then waits
                                       until block-<sku> is removed
+<CARVE_TEST_FAULT_DIR>/crash-<sku>    the handler kills its own process (SIGKILL), as a
+                                      segfault or the OOM killer would
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -43,6 +46,8 @@ def _record(envelope: Envelope) -> None:
 def stock_changed(event: ProductState, envelope: Envelope) -> None:
     if _fault(f"poison-{event.sku}"):
         raise Poisoned(f"poison pill for {event.sku}")
+    if _fault(f"crash-{event.sku}"):
+        os.kill(os.getpid(), signal.SIGKILL)
     blocker = _fault(f"block-{event.sku}")
     if blocker is not None:
         (blocker.parent / f"started-{event.sku}").write_text(str(os.getpid()))

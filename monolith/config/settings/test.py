@@ -12,7 +12,7 @@ from monolith.config.settings.base import DATABASES
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CARVE_GATEWAY_SLOW_SECONDS = 0.3
 
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not :memory:, so threads in concurrency tests share one database and queue
     # on its lock the way processes would.
     DATABASES["default"]["TEST"] = {
