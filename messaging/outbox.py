@@ -64,20 +64,14 @@ def publish(event: Event, *, sequence: int) -> Envelope:
     # In SQL, not OutboxMessage.objects.create(): every state change pays for this insert,
     # and the ORM doubled the writer's CPU per event (benchmarks/README.md, events).
     statement = insert_statement(OutboxMessage)
-    notify = connection.vendor == "postgresql"
     with connection.cursor() as cursor:
-        if notify and _binds_on_client():
-            # One round trip for both. The NOTIFY reaches a listening relay when (and
+        if connection.vendor == "postgresql":
+            # One statement, one round trip, preparable (whether values are bound by the
+            # client or the server). The notification reaches a listening relay when (and
             # only if) this transaction commits.
-            cursor.execute(f"{statement}; NOTIFY {NOTIFY_CHANNEL}", row)
+            cursor.execute(
+                f"WITH inserted AS ({statement}) SELECT pg_notify('{NOTIFY_CHANNEL}', '')", row
+            )
         else:
             cursor.execute(statement, row)
-            if notify:
-                cursor.execute(f"NOTIFY {NOTIFY_CHANNEL}")
     return envelope
-
-
-def _binds_on_client() -> bool:
-    """Whether statements go to PostgreSQL with their values in (Django's default), which
-    lets one execute carry two statements; server-side binding prepares one at a time."""
-    return connection.settings_dict.get("OPTIONS", {}).get("server_side_binding") is not True

@@ -123,4 +123,18 @@ def database(default_sqlite_name: str, *, url_variable: str = "DATABASE_URL") ->
     else:
         config.setdefault("OPTIONS", {})
         config["CONN_HEALTH_CHECKS"] = True
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        config["OPTIONS"].update(postgresql_options())
     return config
+
+
+def postgresql_options() -> dict[str, Any]:
+    """Values bound by the server, and statements a connection runs often prepared there
+    (psycopg prepares one on its CARVE_DB_PREPARE_THRESHOLD-th run; 0 turns that off, for
+    a connection pooler that cannot keep prepared statements, such as PgBouncer before
+    1.21 in transaction mode). Parsing and planning the same few INSERTs for every event
+    cost PostgreSQL more CPU than running them (benchmarks/README.md, events)."""
+    threshold = env_int("CARVE_DB_PREPARE_THRESHOLD", 5)
+    if threshold < 0:
+        raise ImproperlyConfigured("CARVE_DB_PREPARE_THRESHOLD must be 0 (off) or more")
+    return {"server_side_binding": True, "prepare_threshold": threshold or None}

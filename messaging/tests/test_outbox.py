@@ -61,9 +61,9 @@ def test_publishing_outside_a_transaction_is_refused():
 def test_a_listening_relay_is_notified_by_a_commit_and_not_by_a_rollback(
     server_side_binding, monkeypatch
 ):
-    """With Django's default client-side binding the insert and its NOTIFY go in one round
-    trip; with server-side binding, one statement at a time. Either way the notification
-    arrives when the transaction commits, and never for one that rolls back."""
+    """Whether values are bound by the client (Django's default) or by the server (carve's
+    setting), the notification arrives when the transaction commits, and never for one
+    that rolls back."""
     import psycopg
     from django.db import connection
 
