@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -22,6 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,6 +157,15 @@ def proxy_config(config: StackConfig) -> Path:
             f"http://127.0.0.1:{config.ports.of(service)}",
         )
     text = text.replace('listen = "127.0.0.1:8080"', f'listen = "127.0.0.1:{config.ports.proxy}"')
+    # A write may wait out a handover (CARVE_HANDOVER_WAIT_SECONDS) before it answers: the
+    # proxy waits longer than that for the first byte, or it would give up first (504).
+    wait = float(config.env_for(None).get("CARVE_HANDOVER_WAIT_SECONDS", "10"))
+
+    def outlast(match: re.Match[str]) -> str:
+        return f"{match[1]}{max(float(match[2]), wait + 5)}"
+
+    text = re.sub(r"^(first_byte_timeout = )([0-9.]+)", outlast, text, flags=re.M)
+    text = re.sub(r"^(total_timeout = )([0-9.]+)", outlast, text, flags=re.M)
     path = config.var_dir / "proxy.toml"
     path.write_text(text)
     return path
@@ -206,6 +217,10 @@ def specs(config: StackConfig) -> list[Spec]:
                     "60",
                     "--graceful-timeout",
                     "10",
+                    # well over the proxy's idle_seconds (1.5): it never reuses a
+                    # connection gunicorn is about to close
+                    "--keep-alive",
+                    "5",
                 ],
                 service,
             )
@@ -235,18 +250,23 @@ class Stack:
         self.echo = True
 
     def prepare(self, *, seed: bool = True) -> None:
-        """Migrate every database, create the demo admins, declare queues, seed."""
+        """Migrate every database, create the demo admins, declare queues, seed. The
+        services have a database each: they are prepared side by side."""
         self.config.var_dir.mkdir(parents=True, exist_ok=True)
-        for service in SERVICES:
-            env = self.config.env_for(service)
-            run_step(
-                [*manage(service), "migrate", "--no-input", "-v", "0"], env, f"migrating {service}"
-            )
-            if service != "monolith":
-                run_step([*manage(service), "ensure_superuser"], env, f"admin for {service}")
-            run_step(carve("events", "--service", service, "declare"), env, f"queue of {service}")
+        with ThreadPoolExecutor(len(SERVICES)) as pool:
+            for done in [pool.submit(self._prepare, service) for service in SERVICES]:
+                done.result()  # the first failure, with its output
         if seed:
             run_step([*manage("monolith"), "seed"], self.config.env_for("monolith"), "seeding")
+
+    def _prepare(self, service: str) -> None:
+        env = self.config.env_for(service)
+        run_step(
+            [*manage(service), "migrate", "--no-input", "-v", "0"], env, f"migrating {service}"
+        )
+        if service != "monolith":
+            run_step([*manage(service), "ensure_superuser"], env, f"admin for {service}")
+        run_step(carve("events", "--service", service, "declare"), env, f"queue of {service}")
 
     def start(self, *, echo: bool = True) -> None:
         self.echo = echo

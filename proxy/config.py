@@ -40,6 +40,10 @@ class UpstreamConfig:
     retries: int = 2  # extra attempts, only where a retry is safe
     breaker_failures: int = 5  # consecutive failures that open the circuit
     breaker_reset_seconds: float = 5.0  # how long it stays open before one probe
+    # An idle keep-alive connection is reused for this long at most: keep it under the
+    # upstream's own keep-alive (gunicorn's --keep-alive is 2 s unless told), or a request
+    # may go out on a connection the server is closing and fail with 502.
+    idle_seconds: float = 1.5
 
 
 @dataclass(frozen=True)

@@ -135,11 +135,11 @@ class UpstreamResponse:
 
 class UpstreamPool:
     """Idle keep-alive connections to one upstream, newest first; at most
-    `idle_seconds` idle (below the usual server keep-alive, so a reused connection is
-    rarely one the server is closing)."""
+    `idle_seconds` idle (below the upstream's keep-alive, so a reused connection is not
+    one the server is closing)."""
 
     def __init__(
-        self, host: str, port: int, *, connect_timeout: float, idle_seconds: float = 10.0
+        self, host: str, port: int, *, connect_timeout: float, idle_seconds: float = 1.5
     ) -> None:
         self.host = host
         self.port = port

@@ -98,6 +98,7 @@ class Upstream:
             config.url.host or "127.0.0.1",
             config.url.port or 80,
             connect_timeout=config.connect_timeout,
+            idle_seconds=config.idle_seconds,
         )
 
     def has_room(self) -> bool:

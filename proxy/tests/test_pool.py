@@ -138,6 +138,30 @@ async def test_an_idle_connection_the_server_closed_is_not_reused() -> None:
     assert server.connections == 2
 
 
+async def test_a_connection_idle_past_the_limit_is_not_reused() -> None:
+    # The server's keep-alive ends at 0.3 s idle; a request arriving later on that
+    # connection meets a server that has decided to close it (the race a proxy loses when it
+    # keeps connections longer than its upstream does) and gets no answer.
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        answered = None
+        while True:
+            await head(reader)
+            if answered is not None and time.monotonic() - answered > 0.3:
+                return  # closing: this request is dropped
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+            answered = time.monotonic()
+
+    server = RawServer(script)
+    async with server as pool:
+        pool.idle_seconds = 0.2
+        assert await get(pool) == (200, b"ok")
+        assert await get(pool) == (200, b"ok")  # reused at once
+        await asyncio.sleep(0.5)  # the idle time being tested, longer than both limits
+        assert await get(pool) == (200, b"ok")
+    assert server.connections == 2
+
+
 @pytest.mark.parametrize(
     ("answer", "body"),
     [

@@ -1,0 +1,35 @@
+"""The proxy config a stack writes: its ports, and timeouts that let a handover finish."""
+
+from __future__ import annotations
+
+import tomllib
+
+from carve.stack import Ports, StackConfig, proxy_config
+from proxy.config import load_config
+
+
+def written(tmp_path, **env: str) -> dict:
+    config = StackConfig(var_dir=tmp_path, ports=Ports(18000, 18001, 18002, 18080), extra_env=env)
+    path = proxy_config(config)
+    load_config(path)  # the proxy accepts it
+    return tomllib.loads(path.read_text())
+
+
+def test_the_proxy_points_at_the_stacks_ports(tmp_path):
+    raw = written(tmp_path)
+    assert raw["proxy"]["listen"] == "127.0.0.1:18080"
+    assert {name: u["url"] for name, u in raw["upstreams"].items()} == {
+        "monolith": "http://127.0.0.1:18000",
+        "payments": "http://127.0.0.1:18001",
+        "inventory": "http://127.0.0.1:18002",
+    }
+
+
+def test_the_proxy_waits_longer_for_an_answer_than_a_write_waits_for_a_handover(tmp_path):
+    default = written(tmp_path)["upstreams"]
+    assert default["payments"]["first_byte_timeout"] == 15  # 10 s of handover wait, and 5
+    assert default["monolith"]["first_byte_timeout"] == 30  # already longer: kept
+    long_wait = written(tmp_path, CARVE_HANDOVER_WAIT_SECONDS="45")["upstreams"]
+    for upstream in long_wait.values():
+        assert upstream["first_byte_timeout"] >= 50
+        assert upstream["total_timeout"] >= upstream["first_byte_timeout"]
