@@ -69,6 +69,10 @@ def create_celery_app(name: str | None = None) -> Celery:
         broker_heartbeat=10,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
+        # How long a dead pool process's job waits for a result it may have sent before
+        # dying (10 s by default). Tasks here send none (task_ignore_result), so waiting only
+        # delays the redelivery of the event it held.
+        worker_lost_wait=1.0,
         worker_cancel_long_running_tasks_on_connection_loss=True,
         worker_prefetch_multiplier=4,
         task_ignore_result=True,
