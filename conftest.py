@@ -62,15 +62,32 @@ def offline_page(chromium: dict[str, Any]) -> Iterator[OfflinePage]:
             browser.close()
 
 
+# Code that never opens a database or a broker connection: the analyzer, the proxy against
+# its scripted upstreams, the layout checks, and `make run` on a fresh clone (which is the
+# embedded mode by definition). Their tests would run the same twice, so the real pass
+# leaves them out, except those marked `real` (the proxy's Redis route store).
+MODE_FREE = ("analyzer/", "proxy/", "tests/architecture/", "tests/e2e/", "tests/test_compose.py")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked `real` (Redis, PostgreSQL backends of their own) belong to the real
-    pass; the embedded pass leaves them out rather than skipping them."""
+    pass; the embedded pass leaves them out rather than skipping them. The real pass leaves
+    out the tests of MODE_FREE code."""
     if os.environ.get("CARVE_TEST_REAL") == "1":
-        return
-    real = [item for item in items if item.get_closest_marker("real")]
-    if real:
-        config.hook.pytest_deselected(items=real)
-        items[:] = [item for item in items if not item.get_closest_marker("real")]
+        root = config.rootpath
+
+        def left_out(item: pytest.Item) -> bool:
+            path = item.path.relative_to(root).as_posix()
+            return path.startswith(MODE_FREE) and not item.get_closest_marker("real")
+    else:
+
+        def left_out(item: pytest.Item) -> bool:
+            return item.get_closest_marker("real") is not None
+
+    out = [item for item in items if left_out(item)]
+    if out:
+        config.hook.pytest_deselected(items=out)
+        items[:] = [item for item in items if not left_out(item)]
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
