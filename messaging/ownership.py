@@ -109,14 +109,16 @@ def wait_until_settled(context: str, *, timeout: float | None = None) -> None:
     table already names it, or it is catching up), wait for it, bounded."""
     limit = settings.CARVE_HANDOVER_WAIT_SECONDS if timeout is None else timeout
     deadline = time.monotonic() + limit
+    pause = 0.02  # doubled up to 0.25 s: a catch-up of seconds is not slowed by the askers
     while time.monotonic() < deadline:
         row = ContextOwnership.objects.filter(context=context).first()
-        if row is not None and row.state == State.CATCHING_UP:
-            time.sleep(0.02)
-            continue
         owner = row.owner if row is not None else _default(context)[0]
-        if owner != me() and desired_owner(context, route_table().current().get(context)) == me():
-            time.sleep(0.02)  # the watcher has not moved the row yet
+        if (row is not None and row.state == State.CATCHING_UP) or (
+            # the watcher has not moved the row yet
+            owner != me() and desired_owner(context, route_table().current().get(context)) == me()
+        ):
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 2, 0.25)
             continue
         return
 
