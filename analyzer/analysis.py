@@ -19,7 +19,7 @@ from analyzer.decision import Decision, load_decision
 from analyzer.discovery import Skipped, SourceFile, discover
 from analyzer.facts import FileFacts
 from analyzer.options import AnalyzeOptions
-from analyzer.pool import ERROR, NoProgress, ParseJob, Parser, Progress
+from analyzer.pool import ERROR, NoProgress, ParseJob, Parser, Progress, start_parser
 
 EARLY_NETWORKX = 20  # files to parse; fewer rarely change the graph's shape (see Memo)
 
@@ -52,23 +52,16 @@ def analyze(
     options: AnalyzeOptions,
     progress: Progress | None = None,
     meanwhile: Callable[[], object] = lambda: None,
+    parser: Parser | None = None,
 ) -> dict[str, Any]:
     """Analyse `options.path` and return the JSON document (see document.py).
 
     `meanwhile` is called while workers parse, when this process would only wait: the CLI
-    imports the report's renderer there."""
+    imports the report's renderer there. `parser` is one already started for this run
+    (`start_parser(options)`, see pool.py), else one starts now; it is closed either way."""
     started = time.perf_counter()
     progress = progress or NoProgress()
-    # Without a cache, or with an empty one, every file is parsed: all workers start now.
-    # Otherwise the first starts now and imports libcst while the files are listed and
-    # hashed (see pool.py).
-    facts_cache = FactsCache(cache_root() if options.use_cache else None)
-    parser = Parser(
-        options.parse,
-        facts_cache,
-        options.jobs,
-        early=1 if facts_cache.exists() else options.jobs,
-    )
+    parser = parser or start_parser(options)
     try:
         return _analyze(options, progress, parser, started, meanwhile)
     finally:

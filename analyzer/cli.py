@@ -171,22 +171,29 @@ def analyze(
             no_cache,
             jobs,
         )
-        if check:
-            from analyzer.decision import load_decision
+        from analyzer.pool import start_parser
 
-            if load_decision(path, decision) is None:
-                raise AnalyzerError(
-                    "--check needs a decision: add [tool.carve.contexts] to the pyproject.toml "
-                    f"of {path} or pass --decision FILE (write one with --save-decision FILE)"
-                )
-        from analyzer.analysis import analyze as run
-        from analyzer.report import preload
-
-        progress = LazyProgress()
+        parser = start_parser(options)  # first, so its worker's libcst import overlaps the rest
         try:
-            doc = run(options, progress, meanwhile=lambda: preload(fmt))
+            if check:
+                from analyzer.decision import load_decision
+
+                if load_decision(path, decision) is None:
+                    raise AnalyzerError(
+                        "--check needs a decision: add [tool.carve.contexts] to the "
+                        f"pyproject.toml of {path} or pass --decision FILE (write one with "
+                        "--save-decision FILE)"
+                    )
+            from analyzer.analysis import analyze as run
+            from analyzer.report import preload
+
+            progress = LazyProgress()
+            try:
+                doc = run(options, progress, meanwhile=lambda: preload(fmt), parser=parser)
+            finally:
+                progress.stop()
         finally:
-            progress.stop()
+            parser.close()
     except AnalyzerError as error:
         raise _Failure(str(error))
     from analyzer.report import render

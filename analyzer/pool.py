@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from analyzer.cache import FactsCache
-from analyzer.options import AnalyzerError, ParseOptions
+from analyzer.cache import FactsCache, cache_root
+from analyzer.options import AnalyzeOptions, AnalyzerError, ParseOptions
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -212,3 +212,16 @@ class Parser:
         for worker in self._workers:
             worker.stop()
         self._workers.clear()
+
+
+def start_parser(options: AnalyzeOptions) -> Parser:
+    """The parser of a run of `options`, its first workers started now.
+
+    Without a cache, or with an empty one, every file is parsed: all workers start at once.
+    Otherwise the first starts now and imports libcst while the run does the rest (see the
+    module's docstring). The CLI calls this as soon as it has the options, before it imports
+    the analysis itself: the worker's import then overlaps that too, and it is forked from a
+    small process (pages this one writes later are only copied if they were shared)."""
+    cache = FactsCache(cache_root() if options.use_cache else None)
+    early = 1 if cache.exists() else options.jobs
+    return Parser(options.parse, cache, options.jobs, early=early)
