@@ -13,8 +13,9 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from analyzer.extract import parse
 from analyzer.facts import FileFacts
-from analyzer.visitors import build_visitors
-from analyzer.walker import LineProvider, visit_batched
+from analyzer.visitors import FactVisitor, build_visitors
+from analyzer.visitors.loaders import LoaderVisitor
+from analyzer.walker import LineProvider, visit_batched, visitor_methods
 
 SAMPLE = textwrap.dedent(
     '''
@@ -118,3 +119,22 @@ def test_parsing_without_validation_builds_the_same_tree_and_restores_validation
         assert parse(source).deep_equals(cst.parse_module(source))
     with pytest.raises(cst.CSTValidationError):
         cst.Name("not a name")  # validation is back once parsing is over
+
+
+def test_visitor_methods_are_those_libcst_batches() -> None:
+    class Shadowing(LoaderVisitor):
+        visit_Call = None  # type: ignore[assignment]  # not a method any more
+
+        def leave_Name(self, node: cst.Name) -> None:
+            pass
+
+    kinds: list[type[FactVisitor]] = [*FactVisitor.__subclasses__(), Shadowing]
+    assert len(kinds) > 10
+    for kind in kinds:
+        if issubclass(kind, LoaderVisitor):
+            visitor: FactVisitor = kind(("get_model",), ("import_string",))
+        else:
+            visitor = kind()
+        assert visitor_methods(kind) == sorted(visitor.get_visitors()), kind.__name__
+    assert "visit_Call" not in visitor_methods(Shadowing)
+    assert "leave_Name" in visitor_methods(Shadowing)
