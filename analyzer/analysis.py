@@ -2,8 +2,9 @@
 
 Files are read and hashed; a finished result for exactly these contents and options comes from
 the result cache. Otherwise each file's facts come from the facts cache or are parsed in a
-process pool, while the main process loads the cached ones; then the graph is built, clustered
-and scored.
+process pool, while the main process loads the cached ones and resolves every module whose
+edges cannot depend on the files being parsed (graph.HeadStart); then the rest of the graph is
+built, clustered and scored.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from analyzer.cache import FORMAT_VERSION, FactsCache, Memo, ResultCache, cache_root, content_key
 from analyzer.decision import Decision, load_decision
@@ -21,7 +22,11 @@ from analyzer.facts import FileFacts
 from analyzer.options import AnalyzeOptions
 from analyzer.pool import ERROR, NoProgress, ParseJob, Parser, Progress, start_parser
 
+if TYPE_CHECKING:
+    from analyzer.graph import HeadStart
+
 EARLY_NETWORKX = 20  # files to parse; fewer rarely change the graph's shape (see Memo)
+POLL_EVERY = 64  # cached facts loaded between two looks for a worker ready for its batch
 
 
 def count_lines(content: bytes) -> int:
@@ -105,10 +110,10 @@ def _analyze(
         )
         return cached
     progress.start(len(keys))
-    facts, parsed = _collect_facts(
-        by_module, contents, keys, facts_cache, parser, skipped, progress, meanwhile
+    facts, parsed, head_start = _collect_facts(
+        by_module, contents, keys, facts_cache, parser, skipped, progress, meanwhile, options
     )
-    doc = _finish(by_module, facts, lines, skipped, decision, options, Memo(root))
+    doc = _finish(by_module, facts, lines, skipped, decision, options, Memo(root), head_start)
     doc["stats"] = {
         "files": len(files),
         "parsed": parsed,
@@ -129,8 +134,10 @@ def _collect_facts(
     skipped: list[Skipped],
     progress: Progress,
     meanwhile: Callable[[], object],
-) -> tuple[dict[str, FileFacts], int]:
-    """Every file's facts (empty for a skipped file), and how many files were parsed."""
+    options: AnalyzeOptions,
+) -> tuple[dict[str, FileFacts], int, HeadStart | None]:
+    """Every file's facts (empty for a skipped file), how many files were parsed, and what of
+    the graph was built while they were (see graph.HeadStart)."""
 
     missing = {m for m, k in keys.items() if not cache.has(k)}
     parser.parse([ParseJob(m, contents[m], keys[m]) for m in sorted(missing)])
@@ -139,7 +146,9 @@ def _collect_facts(
         # a big change will likely need the clustering: its import runs while workers parse
         import networkx  # noqa: F401
     unreadable: list[ParseJob] = []  # listed in the cache but gone or damaged since
-    for module, key in keys.items():
+    for count, (module, key) in enumerate(keys.items()):
+        if count % POLL_EVERY == 0:
+            parser.poll()
         if module in missing:
             continue
         data = cache.load(key)
@@ -156,9 +165,17 @@ def _collect_facts(
         except (KeyError, TypeError, ValueError):
             unreadable.append(ParseJob(module, contents[module], key))
     parser.parse(unreadable)
-    if parser.busy:  # nothing to do but wait: load what the rest of the run needs
+    head_start = None
+    if parser.busy:  # this process would only wait: do what does not need the parsed files
         _import_finish()
+        parser.poll()
         meanwhile()
+        parser.poll()
+        from analyzer.graph import HeadStart
+
+        readable = {m: f for m, f in files.items() if m in keys}
+        pending = frozenset(missing.union(job.module for job in unreadable))
+        head_start = HeadStart.build(readable, facts, pending, options.api_modules, parser.poll)
     for module, result in parser.results(progress):
         if isinstance(result, str):
             skipped.append(Skipped(files[module].display, result))
@@ -168,7 +185,7 @@ def _collect_facts(
     # Stopped now rather than at the end: while a forked worker lives, every page this process
     # writes to is copied first, which made building the graph and document 50% slower.
     parser.close()
-    return facts, len(missing) + len(unreadable)
+    return facts, len(missing) + len(unreadable), head_start
 
 
 def _import_finish() -> None:
@@ -186,6 +203,7 @@ def _finish(
     decision: Decision | None,
     options: AnalyzeOptions,
     memo: Memo,
+    head_start: HeadStart | None = None,
 ) -> dict[str, Any]:
     from analyzer.cluster import suggest
     from analyzer.document import build_document
@@ -194,8 +212,11 @@ def _finish(
     from analyzer.resolve import is_models_module
 
     readable = {m: f for m, f in files.items() if m in facts}
-    layout = find_layout(readable, facts)
-    graph = build_graph(readable, facts, lines, layout, options.api_modules)
+    if head_start is not None and head_start.holds(facts):
+        layout, ready = head_start.layout, head_start.edges
+    else:
+        layout, ready = find_layout(readable, facts), {}
+    graph = build_graph(readable, facts, lines, layout, options.api_modules, ready)
     app_edges = {
         (layout.module_app[e.source], layout.module_app[e.target], e.kind)
         for e in graph.edges.values()

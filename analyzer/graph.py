@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from analyzer.discovery import SourceFile
 from analyzer.facts import INSTANCE_DETAIL, FileFacts, Kind
-from analyzer.layout import Layout
+from analyzer.layout import Layout, find_layout, shapes_layout
 from analyzer.options import API_WEIGHT, KIND_WEIGHTS, is_api_module
-from analyzer.resolve import Resolver, Target, is_models_module
+from analyzer.resolve import ClassesUnknown, Resolver, Target
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,54 +42,105 @@ class ModuleGraph:
         return self.layout.module_app[module]
 
 
-def build_graph(
-    files: Mapping[str, SourceFile],
-    facts: Mapping[str, FileFacts],
-    lines: Mapping[str, int],
-    layout: Layout,
-    api_modules: tuple[str, ...],
-) -> ModuleGraph:
-    """Resolve every reference of every file; self-references and outside targets drop out."""
-    resolver = Resolver(files, facts, layout)
-    edges: dict[tuple[str, str, Kind], Edge] = {}
+EdgeKey = tuple[str, str, Kind]  # source module, target module, kind
+TICK_EVERY = 32  # modules resolved between two calls of HeadStart.build's `tick` (~3 ms)
 
-    def add(source: str, target: Target, kind: Kind, site: Site) -> None:
+
+def module_edges(
+    resolver: Resolver, source: str, display: str, api_modules: tuple[str, ...]
+) -> dict[EdgeKey, Edge]:
+    """The edges from `source`, in the order their first sites appear, each weighted.
+
+    An edge's key starts with its source, so each module's edges are its own: a graph is the
+    union of its modules' edges, which can be resolved apart (see `HeadStart`)."""
+    layout = resolver.layout
+    edges: dict[EdgeKey, Edge] = {}
+
+    def add(target: Target, kind: Kind, site: Site) -> None:
         key = (source, target.module, kind)
         edge = edges.get(key)
         if edge is None:
             edge = edges[key] = Edge(source, target.module, kind)
         edge.sites.append(site)
 
-    for source in sorted(facts):
-        display = files[source].display
-        for ref in facts[source].references:
-            event = resolver.event(source, ref)
-            if event is not None:
-                add(
-                    source,
-                    event,
-                    Kind.EVENT,
-                    Site(display, ref.line, event.symbol.split(".", 1)[0]),
-                )
-            target = resolver.resolve(source, ref)
-            if target is None or target.module == source:
-                continue
-            if ref.detail.startswith(INSTANCE_DETAIL) and not (
-                is_models_module(target.module) and target.symbol in facts[target.module].classes
-            ):
-                continue  # `x.save()` on something that is not a model class
-            add(
-                source,
-                target,
-                ref.kind,
-                Site(display, ref.line, target.symbol.split(".", 1)[0], ref.detail),
-            )
+    for ref in resolver.facts[source].references:
+        event = resolver.event(source, ref)
+        if event is not None:
+            add(event, Kind.EVENT, Site(display, ref.line, event.symbol.split(".", 1)[0]))
+        target = resolver.resolve(source, ref)
+        if target is None or target.module == source:
+            continue
+        if ref.detail.startswith(INSTANCE_DETAIL) and not resolver.is_model_class(target):
+            continue  # `x.save()` on something that is not a model class
+        add(target, ref.kind, Site(display, ref.line, target.symbol.split(".", 1)[0], ref.detail))
+    app = layout.module_app[source]
     for edge in edges.values():
         weight = KIND_WEIGHTS[edge.kind] * len(edge.sites)
-        if (
-            is_api_module(edge.target, api_modules)
-            and layout.module_app[edge.source] != layout.module_app[edge.target]
-        ):
+        if is_api_module(edge.target, api_modules) and app != layout.module_app[edge.target]:
             weight *= API_WEIGHT
         edge.weight = weight
+    return edges
+
+
+def build_graph(
+    files: Mapping[str, SourceFile],
+    facts: Mapping[str, FileFacts],
+    lines: Mapping[str, int],
+    layout: Layout,
+    api_modules: tuple[str, ...],
+    ready: Mapping[str, dict[EdgeKey, Edge]] | None = None,
+) -> ModuleGraph:
+    """Resolve every reference of every file; self-references and outside targets drop out.
+
+    `ready` holds modules' edges resolved beforehand, for this layout and these facts
+    (`HeadStart.edges`); the other modules are resolved now."""
+    resolver = Resolver(files, facts, layout)
+    ready = ready or {}
+    edges: dict[EdgeKey, Edge] = {}
+    for source in sorted(facts):
+        found = ready.get(source)
+        if found is None:
+            found = module_edges(resolver, source, files[source].display, api_modules)
+        edges.update(found)
     return ModuleGraph(files, lines, layout, edges)
+
+
+@dataclass
+class HeadStart:
+    """What can be built while the files in `pending` are still being parsed: the layout, as
+    it stands unless their facts change it, and the edges of every module whose resolution
+    cannot depend on them."""
+
+    pending: frozenset[str]
+    layout: Layout
+    edges: dict[str, dict[EdgeKey, Edge]]  # source module -> its edges
+
+    @classmethod
+    def build(
+        cls,
+        files: Mapping[str, SourceFile],
+        known: Mapping[str, FileFacts],
+        pending: frozenset[str],
+        api_modules: tuple[str, ...],
+        tick: Callable[[], object] = lambda: None,
+    ) -> HeadStart:
+        """`files`: every module of the run; `known`: the facts of all but `pending`;
+        `tick` is called every few modules (the caller's chance to keep its workers fed)."""
+        layout = find_layout(files, {**known, **dict.fromkeys(pending, FileFacts())})
+        tick()
+        # A module's edges depend on other modules' facts only through their classes (model
+        # labels, `x.save()`), which this resolver declines to answer about.
+        resolver = Resolver(files, known, layout, pending=pending)
+        edges: dict[str, dict[EdgeKey, Edge]] = {}
+        for count, source in enumerate(known, 1):
+            try:
+                edges[source] = module_edges(resolver, source, files[source].display, api_modules)
+            except ClassesUnknown:
+                pass  # resolved once every file's facts are in
+            if count % TICK_EVERY == 0:
+                tick()
+        return cls(pending, layout, edges)
+
+    def holds(self, facts: Mapping[str, FileFacts]) -> bool:
+        """Whether the layout stands, now that `facts` holds the pending files' facts too."""
+        return not any(shapes_layout(facts[module]) for module in self.pending)

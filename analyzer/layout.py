@@ -129,6 +129,12 @@ def _place(
     return App(group, group, django=False)
 
 
+def shapes_layout(facts: FileFacts) -> bool:
+    """Whether `find_layout` reads anything of these facts (app configs, settings, named
+    tasks): without any, a file leaves the layout as it would be without the file's facts."""
+    return bool(facts.app_configs or facts.settings or any(task.name for task in facts.tasks))
+
+
 def find_layout(files: Mapping[str, SourceFile], facts: Mapping[str, FileFacts]) -> Layout:
     """Assign every module to an app (see the module docstring for the rules)."""
     django = _django_apps(files, facts)

@@ -151,6 +151,20 @@ class Parser:
                 worker.batch = self._queue.popleft()
                 worker.conn.send(worker.batch)
 
+    def poll(self) -> None:
+        """Hand batches to workers that have become ready, without waiting.
+
+        A worker is only seen ready when this process reads its first message, here or in
+        `results()`; a caller busy with something else while workers start calls this now
+        and then, or a worker ready for its batch would sit idle until `results()`."""
+        for worker in self._workers:
+            if not worker.ready and worker.conn.poll():
+                try:
+                    worker.ready = worker.conn.recv() == READY
+                except (EOFError, OSError):
+                    continue  # it died: results() finds it lost
+        self._deal()
+
     @property
     def busy(self) -> bool:
         """Whether workers have files to parse (this process is then free until they finish)."""

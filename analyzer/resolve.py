@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from analyzer.discovery import SourceFile
@@ -20,22 +20,54 @@ def is_models_module(module: str) -> bool:
     return module.endswith(".models") or ".models." in module or module == "models"
 
 
+class ClassesUnknown(Exception):
+    """A question about the tree's classes, asked before every file's facts are known."""
+
+
 class Resolver:
-    """Resolves references against the modules in the tree; outside targets resolve to None."""
+    """Resolves references against the modules in the tree; outside targets resolve to None.
+
+    With `pending` modules (their facts still being parsed) it resolves what does not depend
+    on them, and raises ClassesUnknown for what might: a model label, whether a target is a
+    model class. Everything else depends only on the source's own facts, the module names
+    and the layout."""
 
     def __init__(
-        self, files: Mapping[str, SourceFile], facts: Mapping[str, FileFacts], layout: Layout
+        self,
+        files: Mapping[str, SourceFile],
+        facts: Mapping[str, FileFacts],
+        layout: Layout,
+        *,
+        pending: Collection[str] = (),
     ) -> None:
         self.files = files
         self.facts = facts
         self.layout = layout
+        self.pending = pending
         self._prefixes: dict[str, Target | None] = {}
-        # app name -> lower-case class name -> modules defining it, models modules first
-        self._classes: dict[str, dict[str, list[str]]] = {}
-        for module in sorted(facts, key=lambda name: (not is_models_module(name), name)):
-            app = layout.module_app[module]
-            for cls in facts[module].classes:
-                self._classes.setdefault(app, {}).setdefault(cls.lower(), []).append(module)
+        self._class_index: dict[str, dict[str, list[str]]] | None = None
+
+    def _classes(self) -> dict[str, dict[str, list[str]]]:
+        """App name -> lower-case class name -> modules defining it, models modules first."""
+        if self.pending:
+            raise ClassesUnknown
+        if self._class_index is None:
+            index: dict[str, dict[str, list[str]]] = {}
+            facts = self.facts
+            for module in sorted(facts, key=lambda name: (not is_models_module(name), name)):
+                app = self.layout.module_app[module]
+                for cls in facts[module].classes:
+                    index.setdefault(app, {}).setdefault(cls.lower(), []).append(module)
+            self._class_index = index
+        return self._class_index
+
+    def is_model_class(self, target: Target) -> bool:
+        """Whether `target` names a class defined in a models module."""
+        if not is_models_module(target.module):
+            return False
+        if self.pending:
+            raise ClassesUnknown
+        return target.symbol in self.facts[target.module].classes
 
     def module_prefix(self, path: str) -> Target | None:
         """The longest module that `path` starts with, and the rest of it."""
@@ -72,7 +104,7 @@ class Resolver:
         app = self.layout.labels.get(app_label) if app_label else self.layout.module_app[source]
         if app is None:
             return None
-        modules = self._classes.get(app, {}).get(model.lower())
+        modules = self._classes().get(app, {}).get(model.lower())
         return Target(modules[0], model) if modules else None
 
     def resolve(self, source: str, ref: Reference) -> Target | None:

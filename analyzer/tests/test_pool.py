@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +13,8 @@ import pytest
 import analyzer.extract
 import analyzer.pool
 from analyzer.analysis import analyze
-from analyzer.options import AnalyzeOptions, AnalyzerError
+from analyzer.cache import FactsCache
+from analyzer.options import AnalyzeOptions, AnalyzerError, ParseOptions
 from analyzer.tests.shop import SHOP
 
 CRASHES = "shop.accounts.services"
@@ -92,3 +94,20 @@ def test_a_worker_that_cannot_start_is_a_clear_error(
     monkeypatch.setattr(analyzer.pool, "_serve", broken)
     with pytest.raises(AnalyzerError, match=r"a parse worker failed to start \(exit code 3\)"):
         analyze(AnalyzeOptions(path=shop, jobs=2, use_cache=False))
+
+
+def test_poll_hands_out_work_as_soon_as_a_worker_is_ready() -> None:
+    """A caller busy with other work calls poll() now and then: the worker parses meanwhile."""
+    parser = analyzer.pool.Parser(ParseOptions(), FactsCache(None), workers=2, early=1)
+    try:
+        parser.parse([analyzer.pool.ParseJob("m", b"import os\n", "key")])
+        deadline = time.monotonic() + 60
+        while parser._queue and time.monotonic() < deadline:
+            parser.poll()  # never waits
+            time.sleep(0.01)
+        assert not parser._queue  # dealt before results() was asked for
+        outcomes = list(parser.results(analyzer.pool.NoProgress()))
+    finally:
+        parser.close()
+    assert [module for module, _ in outcomes] == ["m"]
+    assert isinstance(outcomes[0][1], dict) and outcomes[0][1]["r"][0][2] == "os"
