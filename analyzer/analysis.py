@@ -9,6 +9,7 @@ built, clustered and scored.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import time
@@ -67,10 +68,17 @@ def analyze(
     started = time.perf_counter()
     progress = progress or NoProgress()
     parser = parser or start_parser(options)
+    # The cyclic garbage collector is paused for the run: it allocates a few hundred thousand
+    # objects (facts, edges, sites), none of which form cycles, and the collector's passes
+    # over them cost about 35 ms on Django after a one-file edit, a tenth of the run.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         return _analyze(options, progress, parser, started, meanwhile)
     finally:
         parser.close()
+        if collecting:
+            gc.enable()
 
 
 def _analyze(
