@@ -64,7 +64,7 @@ def node_of(
 def node_graph(graph: ModuleGraph, node: Mapping[str, str]) -> WeightedGraph:
     """Undirected weighted graph of nodes; ties inside a node are self-loops."""
     g = WeightedGraph(sorted(set(node.values())))
-    for edge in sorted(graph.edges.values(), key=lambda e: (e.source, e.target, e.kind)):
+    for edge in graph.sorted_edges:
         u, v = node.get(edge.source), node.get(edge.target)
         if u is not None and v is not None:
             g.add(u, v, edge.weight)

@@ -20,7 +20,7 @@ def find_cycles(
     """
     d = WeightedGraph(directed=True)
     behind: dict[tuple[str, str], list[Edge]] = {}
-    for edge in sorted(graph.edges.values(), key=lambda e: (e.source, e.target, e.kind)):
+    for edge in graph.sorted_edges:
         a, b = group_of.get(edge.source), group_of.get(edge.target)
         if a is None or b is None or a == b:
             continue
@@ -36,7 +36,7 @@ def find_cycles(
                     "source": u,
                     "target": v,
                     "weight": round(d.weight(u, v), 3),
-                    "edges": [edge_summary(e) for e in behind[(u, v)]],
+                    "edges": [e.summary() for e in behind[(u, v)]],
                 }
                 for u, v in cuts
             ],
@@ -65,13 +65,3 @@ def _cycle_cuts(d: WeightedGraph) -> list[tuple[list[str], list[tuple[str, str]]
             h.remove_edge(u, v)
         found.append((members, cuts))
     return found
-
-
-def edge_summary(edge: Edge) -> dict[str, Any]:
-    return {
-        "source": edge.source,
-        "target": edge.target,
-        "kind": edge.kind.value,
-        "weight": round(edge.weight, 3),
-        "sites": [{"file": s.file, "line": s.line} for s in edge.sites],
-    }

@@ -115,7 +115,7 @@ def violations(graph: ModuleGraph, decision: Decision) -> list[dict[str, Any]]:
     designed way across, like calling its API module.
     """
     found: dict[tuple[str, str], dict[str, Any]] = {}
-    for edge in sorted(graph.edges.values(), key=lambda e: (e.source, e.target, e.kind)):
+    for edge in graph.sorted_edges:
         if edge.kind == Kind.EVENT:
             continue
         a, b = decision.context_of(edge.source), decision.context_of(edge.target)
@@ -123,21 +123,19 @@ def violations(graph: ModuleGraph, decision: Decision) -> list[dict[str, Any]]:
             continue
         if decision.allows(edge.source, edge.target):
             continue
-        item = found.setdefault(
-            (edge.source, edge.target),
-            {
+        item = found.get((edge.source, edge.target))
+        if item is None:
+            item = found[(edge.source, edge.target)] = {
                 "source": edge.source,
                 "target": edge.target,
                 "source_context": a,
                 "target_context": b,
                 "kinds": [],
                 "sites": [],
-            },
-        )
-        item["kinds"].append(edge.kind.value)
-        item["sites"].extend(
-            {"file": s.file, "line": s.line, "kind": edge.kind.value} for s in edge.sites
-        )
+            }
+        kind = edge.kind.value
+        item["kinds"].append(kind)
+        item["sites"] += [{"file": s.file, "line": s.line, "kind": kind} for s in edge.sites]
     return list(found.values())
 
 

@@ -12,12 +12,12 @@ from typing import Any
 
 from analyzer.cache import Memo
 from analyzer.cluster import Suggestion, clustered_modules
-from analyzer.cycles import edge_summary, find_cycles
+from analyzer.cycles import find_cycles
 from analyzer.decision import Decision, suggestion_decision, violations
 from analyzer.discovery import Skipped
 from analyzer.facts import INSTANCE_DETAIL, Kind
 from analyzer.graph import ModuleGraph
-from analyzer.metrics import partition_metrics
+from analyzer.metrics import Scorer
 from analyzer.options import AnalyzeOptions
 
 SCHEMA = "carve.analyze/1"
@@ -64,6 +64,7 @@ def build_document(
         for name, modules in sorted(members.items())
     ]
     current = {m: graph.app_of(m) for m in context_of}
+    scorer = Scorer(graph, context_of)  # both partitions cover the same modules
     doc: dict[str, Any] = {
         "schema": SCHEMA,
         "root": options.path.name or str(options.path),
@@ -92,15 +93,12 @@ def build_document(
             }
             for app in sorted(layout.apps.values(), key=lambda a: a.name)
         ],
-        "edges": [
-            edge_summary(e)
-            for e in sorted(graph.edges.values(), key=lambda e: (e.source, e.target, e.kind))
-        ],
+        "edges": [e.summary() for e in graph.sorted_edges],
         "contexts": contexts,
         "metrics": {
-            **partition_metrics(graph, context_of, memo),
+            **scorer.metrics(context_of, memo),
             "contexts": len(contexts),
-            "current": partition_metrics(graph, current, memo),
+            "current": scorer.metrics(current, memo),
         },
         "cross_context": _cross_context(graph, context_of),
         "cycles": find_cycles(graph, {m: graph.app_of(m) for m in clustered}, "app", memo)
@@ -119,13 +117,13 @@ def build_document(
 def _cross_context(graph: ModuleGraph, context_of: Mapping[str, str]) -> list[dict[str, Any]]:
     """Context pairs with what ties them, heaviest first, and the cost of cutting them."""
     pairs: dict[tuple[str, str], dict[str, Any]] = {}
-    for edge in sorted(graph.edges.values(), key=lambda e: (e.source, e.target, e.kind)):
+    for edge in graph.sorted_edges:
         a, b = context_of.get(edge.source), context_of.get(edge.target)
         if a is None or b is None or a == b:
             continue
-        pair = pairs.setdefault(
-            (a, b),
-            {
+        pair = pairs.get((a, b))
+        if pair is None:  # (not setdefault: most edges belong to a pair seen before)
+            pair = pairs[(a, b)] = {
                 "source": a,
                 "target": b,
                 "weight": 0.0,
@@ -134,11 +132,10 @@ def _cross_context(graph: ModuleGraph, context_of: Mapping[str, str]) -> list[di
                 "api_calls": 0,
                 "callees": set(),
                 "data_sites": 0,
-            },
-        )
+            }
         pair["weight"] += edge.weight
         pair["kinds"][edge.kind.value] += len(edge.sites)
-        pair["edges"].append(edge_summary(edge))
+        pair["edges"].append(edge.summary())
         if edge.kind == Kind.CALL:
             pair["api_calls"] += len(edge.sites)
             pair["callees"].update(f"{edge.target}.{s.symbol}" for s in edge.sites if s.symbol)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
 
 from analyzer.discovery import SourceFile
 from analyzer.facts import INSTANCE_DETAIL, FileFacts, Kind
@@ -29,6 +31,20 @@ class Edge:
     kind: Kind
     sites: list[Site] = field(default_factory=list)
     weight: float = 0.0
+    _summary: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def summary(self) -> dict[str, Any]:
+        """The edge as the JSON document lists it, made once: the document lists an edge in
+        several places (the same object in each), and a head start makes it early."""
+        if self._summary is None:
+            self._summary = {
+                "source": self.source,
+                "target": self.target,
+                "kind": self.kind.value,
+                "weight": round(self.weight, 3),
+                "sites": [{"file": s.file, "line": s.line} for s in self.sites],
+            }
+        return self._summary
 
 
 @dataclass
@@ -40,6 +56,12 @@ class ModuleGraph:
 
     def app_of(self, module: str) -> str:
         return self.layout.module_app[module]
+
+    @cached_property
+    def sorted_edges(self) -> list[Edge]:
+        """The edges by source, target and kind (the order every report lists them in)."""
+        edges = self.edges
+        return [edges[key] for key in sorted(edges)]
 
 
 EdgeKey = tuple[str, str, Kind]  # source module, target module, kind
@@ -133,12 +155,15 @@ class HeadStart:
         resolver = Resolver(files, known, layout, pending=pending)
         edges: dict[str, dict[EdgeKey, Edge]] = {}
         for count, source in enumerate(known, 1):
-            try:
-                edges[source] = module_edges(resolver, source, files[source].display, api_modules)
-            except ClassesUnknown:
-                pass  # resolved once every file's facts are in
             if count % TICK_EVERY == 0:
                 tick()
+            try:
+                found = module_edges(resolver, source, files[source].display, api_modules)
+            except ClassesUnknown:
+                continue  # resolved once every file's facts are in
+            for edge in found.values():
+                edge.summary()  # the document lists every edge: summed up now, not after
+            edges[source] = found
         return cls(pending, layout, edges)
 
     def holds(self, facts: Mapping[str, FileFacts]) -> bool:

@@ -29,11 +29,21 @@ class WeightedGraph:
 
     def add(self, u: str, v: str, weight: float) -> None:
         """Add `weight` to the edge u-v (created when new)."""
-        self.nodes.setdefault(u)
-        self.nodes.setdefault(v)
-        key = self._key(u, v)
-        self._edges[key] = self._edges.get(key, 0.0) + weight
-        self._tied.update(key)
+        # The reports add every module edge to one of these, several times: this is `_key`
+        # and the node bookkeeping inlined, the latter for new edges only.
+        edges = self._edges
+        key = (u, v)
+        if key not in edges:
+            if not self.directed and (v, u) in edges:
+                key = (v, u)
+            else:
+                self.nodes.setdefault(u)
+                self.nodes.setdefault(v)
+                self._tied.add(u)
+                self._tied.add(v)
+                edges[key] = 0.0 + weight
+                return
+        edges[key] += weight
 
     def weight(self, u: str, v: str) -> float:
         return self._edges.get(self._key(u, v), 0.0)
