@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from analyzer.discovery import SourceFile
 from analyzer.facts import INSTANCE_DETAIL, FileFacts, Kind
@@ -14,8 +14,7 @@ from analyzer.options import API_WEIGHT, KIND_WEIGHTS, is_api_module
 from analyzer.resolve import ClassesUnknown, Resolver, Target
 
 
-@dataclass(frozen=True, slots=True)
-class Site:
+class Site(NamedTuple):  # (not a frozen dataclass: made per reference, see facts.py)
     file: str
     line: int
     symbol: str = ""
@@ -88,13 +87,13 @@ def module_edges(
     for ref in resolver.facts[source].references:
         event = resolver.event(source, ref)
         if event is not None:
-            add(event, Kind.EVENT, Site(display, ref.line, event.symbol.split(".", 1)[0]))
+            add(event, Kind.EVENT, Site(display, ref.line, event.symbol.partition(".")[0]))
         target = resolver.resolve(source, ref)
         if target is None or target.module == source:
             continue
         if ref.detail.startswith(INSTANCE_DETAIL) and not resolver.is_model_class(target):
             continue  # `x.save()` on something that is not a model class
-        add(target, ref.kind, Site(display, ref.line, target.symbol.split(".", 1)[0], ref.detail))
+        add(target, ref.kind, Site(display, ref.line, target.symbol.partition(".")[0], ref.detail))
     app = layout.module_app[source]
     for edge in edges.values():
         weight = KIND_WEIGHTS[edge.kind] * len(edge.sites)

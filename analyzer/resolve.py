@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from analyzer.discovery import SourceFile
 from analyzer.facts import FileFacts, Form, Kind, Reference
 from analyzer.layout import Layout
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
+class Target(NamedTuple):  # (not a frozen dataclass: made per reference, see facts.py)
     module: str
     symbol: str  # the name used inside the module ("" for the module itself)
 
 
 def is_models_module(module: str) -> bool:
     return module.endswith(".models") or ".models." in module or module == "models"
+
+
+_UNSEEN = Target("", "")  # not looked up yet (None: looked up, not in the tree)
 
 
 class ClassesUnknown(Exception):
@@ -71,8 +73,9 @@ class Resolver:
 
     def module_prefix(self, path: str) -> Target | None:
         """The longest module that `path` starts with, and the rest of it."""
-        if path in self._prefixes:
-            return self._prefixes[path]
+        found = self._prefixes.get(path, _UNSEEN)
+        if found is not _UNSEEN:
+            return found
         found = None
         parts = path.split(".")
         for end in range(len(parts), 0, -1):
@@ -147,7 +150,9 @@ class Resolver:
             if ref.form is Form.RELATIVE
             else ref.target
         )
-        parts = (path or "").split(".")
+        if not path or "events" not in path:  # nearly every import: no need to split it
+            return None
+        parts = path.split(".")
         if "events" not in parts[:-1]:
             return None
         at = parts.index("events") + 1
