@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from pathlib import Path
 
@@ -156,6 +157,10 @@ def analyze(
     weighted dependency graph, scores the result and reports it. Exit status: 0 done,
     1 --check found cross-context edges the decision does not allow, 2 bad input.
     """
+    # The command runs once and exits: the cyclic garbage collector would only walk, again
+    # and again, the run's facts, graph and report, which hold no cycles (analysis.analyze
+    # pauses it for itself; this keeps it off for rendering and exit too).
+    gc.disable()
     try:
         options = _options(
             path,
