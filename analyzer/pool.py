@@ -149,7 +149,10 @@ class Parser:
         for worker in self._workers:
             if worker.ready and worker.batch is None and self._queue:
                 worker.batch = self._queue.popleft()
-                worker.conn.send(worker.batch)
+                try:
+                    worker.conn.send(worker.batch)
+                except OSError:
+                    pass  # it died since it said it was ready: results() finds it lost
 
     def poll(self) -> None:
         """Hand batches to workers that have become ready, without waiting.

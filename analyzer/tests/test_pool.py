@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
 import os
 import time
 from collections.abc import Callable
@@ -111,3 +112,21 @@ def test_poll_hands_out_work_as_soon_as_a_worker_is_ready() -> None:
         parser.close()
     assert [module for module, _ in outcomes] == ["m"]
     assert isinstance(outcomes[0][1], dict) and outcomes[0][1]["r"][0][2] == "os"
+
+
+def test_a_worker_that_dies_once_ready_costs_its_files_not_the_run(
+    write_tree: Callable[[dict[str, str]], Path], monkeypatch: pytest.MonkeyPatch, forked: None
+) -> None:
+    shop = write_tree(SHOP)
+
+    def ready_then_dead(conn: multiprocessing.connection.Connection, *args: object) -> None:
+        conn.send(analyzer.pool.READY)
+        conn.close()
+        os._exit(9)
+
+    monkeypatch.setattr(analyzer.pool, "_serve", ready_then_dead)
+    doc = analyze(AnalyzeOptions(path=shop, jobs=2, use_cache=False))
+    assert doc["modules"] and doc["edges"] == []
+    assert {s["reason"] for s in doc["skipped"]} == {
+        "the parser crashed on this file (exit code 9)"
+    }
