@@ -115,8 +115,9 @@ def violations(graph: ModuleGraph, decision: Decision) -> list[dict[str, Any]]:
     designed way across, like calling its API module.
     """
     found: dict[tuple[str, str], dict[str, Any]] = {}
+    event = Kind.EVENT  # read once: an enum member off its class costs ~0.2 µs (3.11)
     for edge in graph.sorted_edges:
-        if edge.kind == Kind.EVENT:
+        if edge.kind is event:
             continue
         a, b = decision.context_of(edge.source), decision.context_of(edge.target)
         if a is None or b is None or a == b or is_api_module(edge.target, decision.api):

@@ -154,8 +154,9 @@ def _cross_context(graph: ModuleGraph, context_of: Mapping[str, str]) -> list[di
 def _writes(graph: ModuleGraph, context_of: Mapping[str, str]) -> list[dict[str, Any]]:
     """Which context (or outside app) writes which model, cross-context writes flagged."""
     found: dict[tuple[str, str], dict[str, Any]] = {}
+    write = Kind.ORM_WRITE  # read once: an enum member off its class costs ~0.2 µs (3.11)
     for edge in graph.edges.values():
-        if edge.kind != Kind.ORM_WRITE:
+        if edge.kind is not write:
             continue
         writer = context_of.get(edge.source) or graph.app_of(edge.source)
         owner = context_of.get(edge.target) or graph.app_of(edge.target)

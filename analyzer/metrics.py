@@ -38,7 +38,8 @@ class Scorer:
         for e in self.edges:
             self.weighted.add(e.source, e.target, e.weight)
         self.pairs = {(e.source, e.target) for e in self.edges}
-        self.calls = [e for e in self.edges if e.kind == Kind.CALL]
+        call = Kind.CALL  # read once: an enum member off its class costs ~0.2 µs (3.11)
+        self.calls = [e for e in self.edges if e.kind is call]
 
     def metrics(self, part: Mapping[str, str], memo: Memo | None = None) -> dict[str, float]:
         """Q, SM, ICP, IFN and NED of `part`, which covers exactly the scorer's modules."""
