@@ -194,17 +194,32 @@ def visitor_methods(kind: type[cst.BatchableCSTVisitor]) -> list[str]:
 
     `get_visitors` goes through `inspect.getmembers` over some 1,600 attributes, about 2 ms a
     class: a worker paid 20 ms for it on its first file, the one file of a run after an edit.
+    Each class of the MRO is read once (libcst's stubs are shared by every visitor), and the
+    first class that defines a name decides whether it is a method.
     """
-    seen: set[str] = set()
-    names = []
-    for klass in kind.__mro__:
-        for name, value in vars(klass).items():
-            if name in seen or not name.startswith(("visit_", "leave_")):
-                continue
-            seen.add(name)  # the first class in the MRO that has the name decides
-            if isinstance(value, FunctionType) and not getattr(value, "_is_no_op", False):
-                names.append(name)
+    names: set[str] = set()
+    for klass in reversed(kind.__mro__):
+        defined, methods = _own_handlers(klass)
+        names = (names - defined) | methods
     return sorted(names)
+
+
+_OWN: dict[type, tuple[frozenset[str], frozenset[str]]] = {}
+
+
+def _own_handlers(klass: type) -> tuple[frozenset[str], frozenset[str]]:
+    """The `visit_`/`leave_` names `klass` itself defines, and those of them that are methods
+    other than no-op stubs."""
+    found = _OWN.get(klass)
+    if found is None:
+        own = {n: v for n, v in vars(klass).items() if n.startswith(("visit_", "leave_"))}
+        methods = {
+            n
+            for n, v in own.items()
+            if isinstance(v, FunctionType) and not getattr(v, "_is_no_op", False)
+        }
+        found = _OWN[klass] = (frozenset(own), frozenset(methods))
+    return found
 
 
 def _handler_names(
