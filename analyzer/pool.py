@@ -14,6 +14,7 @@ skipped.
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections import deque
 from collections.abc import Iterator
@@ -70,8 +71,14 @@ def _context() -> BaseContext:
 def _serve(conn: Connection, parse: ParseOptions, cache: FactsCache) -> None:
     """A worker: import libcst, say so, then parse each batch it is sent until told to stop."""
     try:
+        # What the fork and the import make lives as long as the worker: the collector need
+        # not walk it, neither during the import nor after (the first collection after a
+        # batch walked all of libcst: 7 ms of every run after an edit).
+        gc.disable()
         from analyzer.extract import run_jobs
 
+        gc.freeze()
+        gc.enable()
         conn.send(READY)
         while (batch := conn.recv()) is not None:
             conn.send(run_jobs(batch, parse, cache))
