@@ -150,7 +150,8 @@ class HeadStart:
         layout = find_layout(files, {**known, **dict.fromkeys(pending, FileFacts())})
         tick()
         # A module's edges depend on other modules' facts only through their classes (model
-        # labels, `x.save()`), which this resolver declines to answer about.
+        # labels, `x.save()`): where a pending module's could change the answer, this
+        # resolver declines to give one.
         resolver = Resolver(files, known, layout, pending=pending)
         edges: dict[str, dict[EdgeKey, Edge]] = {}
         for count, source in enumerate(known, 1):

@@ -34,9 +34,10 @@ class Resolver:
     """Resolves references against the modules in the tree; outside targets resolve to None.
 
     With `pending` modules (their facts still being parsed) it resolves what does not depend
-    on them, and raises ClassesUnknown for what might: a model label, whether a target is a
-    model class. Everything else depends only on the source's own facts, the module names
-    and the layout."""
+    on them, and raises ClassesUnknown for what might: a model label naming an app that a
+    pending module belongs to, whether a pending module defines a model class. Everything
+    else depends only on the source's own facts, the module names, the layout and the classes
+    of the apps without pending modules."""
 
     def __init__(
         self,
@@ -50,6 +51,7 @@ class Resolver:
         self.facts = facts
         self.layout = layout
         self.pending = pending
+        self._pending_apps = {layout.module_app[module] for module in pending}
         self._prefixes: dict[str, Target | None] = {}
         self._class_index: dict[str, dict[str, list[str]]] | None = None
         self._by_form: dict[Form, Callable[[str, Reference], Target | None]] = {
@@ -63,9 +65,8 @@ class Resolver:
         }
 
     def _classes(self) -> dict[str, dict[str, list[str]]]:
-        """App name -> lower-case class name -> modules defining it, models modules first."""
-        if self.pending:
-            raise ClassesUnknown
+        """App name -> lower-case class name -> modules defining it, models modules first
+        (complete for the apps without pending modules)."""
         if self._class_index is None:
             index: dict[str, dict[str, list[str]]] = {}
             facts = self.facts
@@ -80,7 +81,7 @@ class Resolver:
         """Whether `target` names a class defined in a models module."""
         if not is_models_module(target.module):
             return False
-        if self.pending:
+        if target.module in self.pending:
             raise ClassesUnknown
         return target.symbol in self.facts[target.module].classes
 
@@ -120,6 +121,8 @@ class Resolver:
         app = self.layout.labels.get(app_label) if app_label else self.layout.module_app[source]
         if app is None:
             return None
+        if app in self._pending_apps:
+            raise ClassesUnknown
         modules = self._classes().get(app, {}).get(model.lower())
         return Target(modules[0], model) if modules else None
 
