@@ -347,18 +347,28 @@ class Stack:
             time.sleep(0.25)
 
     def stop(self, timeout: float = 20.0) -> None:
-        """SIGTERM to each process itself, which stops its own children (a worker's pool, a
+        """Stop what makes events (proxy, web servers, relays) first, then the workers, so a
+        worker is not handed new events as it shuts down; each phase gets `timeout`.
+
+        SIGTERM goes to each process itself, which stops its own children (a worker's pool, a
         web server's workers); whatever is left after `timeout` is killed with its group.
         SIGTERM to the whole group would reach a Celery pool's children before their parent
         asks them to finish, and the parent can then hang forever at exit."""
-        for process in self.processes.values():
+        workers = [name for name in self.processes if name.endswith("-worker")]
+        producers = [name for name in self.processes if name not in workers]
+        for names in (producers, workers):
+            self._terminate([self.processes[name] for name in names], timeout)
+        for name in self.processes:
+            self._reap(name)
+
+    @staticmethod
+    def _terminate(processes: list[subprocess.Popen[str]], timeout: float) -> None:
+        for process in processes:
             if process.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
         deadline = time.monotonic() + timeout
-        for process in self.processes.values():
+        for process in processes:
             try:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
@@ -366,8 +376,6 @@ class Stack:
             with contextlib.suppress(ProcessLookupError):  # the stragglers of its group
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-        for name in self.processes:
-            self._reap(name)
 
     def sql(self, service: str, query: str) -> list[tuple[Any, ...]]:
         """Read a service's own database (to check, never to write behind its back)."""
