@@ -356,13 +356,15 @@ class Stack:
         asks them to finish, and the parent can then hang forever at exit."""
         workers = [name for name in self.processes if name.endswith("-worker")]
         producers = [name for name in self.processes if name not in workers]
-        for names in (producers, workers):
-            self._terminate([self.processes[name] for name in names], timeout)
+        self._terminate([self.processes[name] for name in producers], timeout)
+        self._terminate([self.processes[name] for name in workers], timeout, celery=True)
         for name in self.processes:
             self._reap(name)
 
     @staticmethod
-    def _terminate(processes: list[subprocess.Popen[str]], timeout: float) -> None:
+    def _terminate(
+        processes: list[subprocess.Popen[str]], timeout: float, *, celery: bool = False
+    ) -> None:
         for process in processes:
             if process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
@@ -372,7 +374,11 @@ class Stack:
             try:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                pass
+                if celery:  # a hung worker: Celery logs every thread's stack on SIGUSR1
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(process.pid, signal.SIGUSR1)
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        process.wait(timeout=1)
             with contextlib.suppress(ProcessLookupError):  # the stragglers of its group
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
