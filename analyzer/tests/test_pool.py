@@ -5,7 +5,6 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.connection
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -102,10 +101,10 @@ def test_poll_hands_out_work_as_soon_as_a_worker_is_ready() -> None:
     parser = analyzer.pool.Parser(ParseOptions(), FactsCache(None), workers=2, early=1)
     try:
         parser.parse([analyzer.pool.ParseJob("m", b"import os\n", "key")])
-        deadline = time.monotonic() + 60
-        while parser._queue and time.monotonic() < deadline:
-            parser.poll()  # never waits
-            time.sleep(0.01)
+        (worker,) = parser._workers
+        # until the worker's first message (READY) can be read, with a deadline
+        assert multiprocessing.connection.wait([worker.conn], timeout=60), "never ready"
+        parser.poll()  # never waits: reads READY and deals the batch
         assert not parser._queue  # dealt before results() was asked for
         outcomes = list(parser.results(analyzer.pool.NoProgress()))
     finally:
