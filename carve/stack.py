@@ -124,6 +124,9 @@ class StackConfig:
         env = {**os.environ, **self.extra_env, "CARVE_VAR_DIR": str(self.var_dir)}
         env["CARVE_ADMIN_TOKEN"] = self.admin_token
         env["PYTHONUNBUFFERED"] = "1"
+        # Celery's warning about running as root (containers, CI) is not news on every start.
+        quiet = "ignore:You're running the worker with superuser privileges"
+        env["PYTHONWARNINGS"] = ",".join(filter(None, [env.get("PYTHONWARNINGS"), quiet]))
         for name in ("DATABASE_URL", "MONOLITH_DATABASE_URL", "DJANGO_SETTINGS_MODULE"):
             env.pop(name, None)
         for name, url in self.database_urls.items():
@@ -223,6 +226,9 @@ def specs(config: StackConfig) -> list[Spec]:
                     # connection gunicorn is about to close
                     "--keep-alive",
                     "5",
+                    # Each gunicorn would announce, and fight over, one control socket in
+                    # the home folder; the stack controls its processes by signals.
+                    "--no-control-socket",
                 ],
                 service,
             )
