@@ -37,6 +37,7 @@ class Demo:
     load: Load | None = None
     figures: dict[str, Any] = field(default_factory=dict)  # at the end of the last step
     mismatch_ids: set[int] = field(default_factory=set)
+    state: str = "monolith"  # of both routes, as the demo last set them
 
     @property
     def proxy(self) -> str:
@@ -56,6 +57,8 @@ class Demo:
         )
 
     def move(self, state: str) -> None:
+        handover = writer(self.state) != writer(state.split()[0])
+        self.state = state.split()[0]
         self.figures = self.admin("stats")["figures"]
         if self.load is not None:
             self.load.tally.take_slowest_write()
@@ -63,9 +66,9 @@ class Demo:
             self.routes.set_state(context, RouteState.parse(state), who="carve demo")
         console.print(f"[bold]routes payments and inventory -> {state}[/bold]")
         time.sleep(self.hold)  # the demo lets traffic flow in each state for a while
-        self.report()
+        self.report(handover=handover)
 
-    def report(self) -> None:
+    def report(self, *, handover: bool) -> None:
         """What happened during the step just run, and only that."""
         figures = self.admin("stats")["figures"]
         recorded = self.admin("mismatches")["mismatches"]
@@ -76,9 +79,14 @@ class Demo:
             f"{self.proxy}/_carve/ui#token={self.stack.config.admin_token} (shadow mismatches),"
             f" or `carve routes` / GET {self.proxy}/_carve/api/mismatches"
         )
-        for line in step_lines(self.figures, figures, new, slowest, where):
+        for line in step_lines(self.figures, figures, new, slowest, where, handover=handover):
             console.print(line, markup=False, highlight=False)
         self.figures = figures
+
+
+def writer(state: str) -> str:
+    """Who writes a context in a route state (README: who writes a context)."""
+    return "monolith" if state in ("monolith", "shadow") else "service"
 
 
 def analyze() -> None:

@@ -21,7 +21,8 @@ class Error(serializers.Serializer):
         "permission_denied, not_found, conflict, ..."
     )
     detail = serializers.CharField(help_text="What went wrong, for people.")
-    errors = serializers.DictField(
+    # A field named like Serializer.errors: DRF's metaclass moves it out of the class body.
+    errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
         help_text="validation_error only: the messages of each wrong field, the field named "

@@ -26,7 +26,9 @@ MISMATCHES = [
 
 
 def test_a_shadow_step_names_its_mismatches_and_where_to_see_them() -> None:
-    lines = step_lines(figures(0), figures(120, match=40, mismatch=4), MISMATCHES, 0.3, WHERE)
+    lines = step_lines(
+        figures(0), figures(120, match=40, mismatch=4), MISMATCHES, 0.3, WHERE, handover=False
+    )
     text = "\n".join(lines)
     assert "payments: 120 requests in this step, 0 failed" in text
     assert "44 reads also sent to the service and compared: 40 equal" in text
@@ -38,7 +40,9 @@ def test_a_shadow_step_names_its_mismatches_and_where_to_see_them() -> None:
 
 def test_a_later_step_does_not_repeat_the_shadow_figures() -> None:
     shadow_end = figures(120, match=40, mismatch=4)
-    lines = step_lines(shadow_end, figures(300, match=40, mismatch=4), [], 0.2, WHERE)
+    lines = step_lines(
+        shadow_end, figures(300, match=40, mismatch=4), [], 0.2, WHERE, handover=True
+    )
     assert lines == [
         "  payments: 180 requests in this step, 0 failed",
         "  inventory: 180 requests in this step, 0 failed",
@@ -46,8 +50,13 @@ def test_a_later_step_does_not_repeat_the_shadow_figures() -> None:
 
 
 def test_a_write_stall_during_a_handover_is_explained() -> None:
-    lines = step_lines(figures(300), figures(420), [], 9.2, WHERE)
-    assert any("slowest write took 9.2 s" in line and "handover" in line for line in lines)
+    moved = step_lines(figures(300), figures(420), [], 9.2, WHERE, handover=True)
+    assert any(
+        "slowest write took 9.2 s" in line and "waited for the handover" in line for line in moved
+    )
+    # a slow write in a step that moved nothing is not blamed on a handover
+    still = step_lines(figures(300), figures(420), [], 2.0, WHERE, handover=False)
+    assert any("took 2.0 s (no handover in this step" in line for line in still)
 
 
 def test_nothing_lost_says_what_it_checked_and_what_mismatches_were() -> None:
