@@ -8,9 +8,8 @@ from monolith.inventory import services
 from monolith.inventory.models import Product, Reservation, ReservationLine, Stock
 
 
-class StockInline(admin.StackedInline):
+class StockInline(ReadOnlyInline):
     model = Stock
-    can_delete = False
     # Counts change only through services (reserve/commit/release keep them consistent).
     readonly_fields = ["on_hand", "reserved", "updated_at"]
 
@@ -32,9 +31,6 @@ class ProductAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Product, form: Any, change: bool) -> None:
         # Through the service: it checks who writes inventory and publishes the change.
         services.product_update(sku=obj.sku, name=obj.name, price=obj.price)
-
-    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
-        pass  # stock counts are read-only here; they change through services only
 
     list_select_related = ["stock"]
 

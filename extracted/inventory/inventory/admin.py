@@ -10,9 +10,8 @@ from extracted.inventory.inventory import services
 from extracted.inventory.inventory.models import Product, Reservation, ReservationLine, Stock
 
 
-class StockInline(admin.StackedInline):
+class StockInline(ReadOnlyInline):
     model = Stock
-    can_delete = False
     # Counts change only through services (reserve/commit/release keep them consistent).
     readonly_fields = ["on_hand", "reserved", "updated_at"]
 
@@ -34,9 +33,6 @@ class ProductAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Product, form: Any, change: bool) -> None:
         # Through the service: it checks who writes inventory and publishes the change.
         services.product_update(sku=obj.sku, name=obj.name, price=obj.price)
-
-    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
-        pass  # stock counts are read-only here; they change through services only
 
     list_select_related = ["stock"]
 
