@@ -2,19 +2,11 @@
 change), its stock is not edited by hand, and it is never deleted."""
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from messaging.models import OutboxMessage
 from monolith.inventory.models import Product, Stock
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff(client):
-    user = get_user_model().objects.create_superuser("ops", "ops@example.com", "pw")
-    client.force_login(user)
-    return client
 
 
 def test_a_product_edit_goes_through_the_service_and_stock_stays(staff, make_product):

@@ -3,7 +3,6 @@
 deleted by hand."""
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from messaging.models import OutboxMessage
 from monolith.inventory.models import Reservation, Stock
@@ -11,13 +10,6 @@ from monolith.orders.models import Order
 from monolith.payments.models import Charge
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff(client):
-    user = get_user_model().objects.create_superuser("ops", "ops@example.com", "pw")
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
