@@ -13,19 +13,43 @@ import click
 
 # name -> "module:attribute" of a click command; append as parts land.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "analyze": ("analyzer.cli:analyze", "Suggest bounded contexts for a Python/Django code base."),
-    "proxy": ("proxy.cli:proxy", "Run the strangler-fig proxy in front of the monolith."),
-    "routes": ("proxy.cli:routes", "Show and toggle proxy routes at runtime."),
-    "contracts": ("contracts.cli:contracts", "Export and check the published event schemas."),
-    "events": ("messaging.cli:events", "Follow the event stream, dead letters and backlog."),
-    "extract": ("extracted.cli:extract", "Backfill and verify an extracted service."),
-    "parity": ("parity.cli:parity", "Compare the monolith with the extracted deployment."),
+    # The text is the command's own first sentence (a test checks they agree): listing the
+    # commands imports none of them.
+    "analyze": (
+        "analyzer.cli:analyze",
+        "Suggest bounded contexts for the Python/Django code base under PATH.",
+    ),
+    "proxy": ("proxy.cli:proxy", "Run the strangler-fig proxy (default http://127.0.0.1:8080)."),
+    "routes": ("proxy.cli:routes", "Show and change which side serves each route, at runtime."),
+    "contracts": (
+        "contracts.cli:contracts",
+        "Event schemas shared by the monolith and the services.",
+    ),
+    "events": (
+        "messaging.cli:events",
+        "The event flow of one service (outbox, broker, inbox, dead letters).",
+    ),
+    "extract": (
+        "extracted.cli:extract",
+        "Move a context out of the monolith: scaffold, backfill, verify.",
+    ),
+    "parity": (
+        "parity.cli:parity",
+        "Compare the all-monolith deployment with the extracted one, scenario by scenario.",
+    ),
     "demo": (
         "carve.demo_cli:demo",
-        "A migration in a few minutes: shadow, canary, extract, flip back.",
+        "Walk through a migration: analyze, shadow, canary, extract, flip back, check nothing "
+        "was lost.",
     ),
-    "stack": ("carve.stack_cli:stack", "Run every service, worker, relay and the proxy locally."),
-    "monolith": ("carve.monolith_cli:monolith", "Run manage.py commands of the example monolith."),
+    "stack": (
+        "carve.stack_cli:stack",
+        "Run the example deployment (monolith, payments, inventory, proxy) locally.",
+    ),
+    "monolith": (
+        "carve.monolith_cli:monolith",
+        "Run a manage.py command of the example monolith (migrate, seed, createsuperuser...).",
+    ),
 }
 
 

@@ -12,7 +12,7 @@ import json
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +20,12 @@ import requests
 from rich.console import Console
 from rich.table import Table
 
+from carve.demo_report import heading, step_lines, verdict_lines
 from carve.load import Load, Tally
 from carve.stack import REPO, Ports, Stack, StackConfig
 from routetable import RouteState, RouteTable, open_store
 
-console = Console()
+console = Console(soft_wrap=True)  # piped (make demo | tee) lines stay whole
 SHOPPERS = ["user0001", "user0002", "user0003"]
 
 
@@ -33,6 +34,10 @@ class Demo:
     stack: Stack
     routes: RouteTable
     hold: float
+    load: Load | None = None
+    figures: dict[str, Any] = field(default_factory=dict)  # at the end of the last step
+    mismatch_ids: set[int] = field(default_factory=set)
+    state: str = "monolith"  # of both routes, as the demo last set them
 
     @property
     def proxy(self) -> str:
@@ -52,31 +57,40 @@ class Demo:
         )
 
     def move(self, state: str) -> None:
+        handover = writer(self.state) != writer(state.split()[0])
+        self.state = state.split()[0]
+        self.figures = self.admin("stats")["figures"]
+        if self.load is not None:
+            self.load.tally.take_slowest_write()
         for context in ("payments", "inventory"):
             self.routes.set_state(context, RouteState.parse(state), who="carve demo")
-        console.print(f"\n[bold]routes payments and inventory -> {state}[/bold]")
+        console.print(f"[bold]routes payments and inventory -> {state}[/bold]")
         time.sleep(self.hold)  # the demo lets traffic flow in each state for a while
-        self.served_by()
+        self.report(handover=handover)
 
-    def served_by(self) -> None:
+    def report(self, *, handover: bool) -> None:
+        """What happened during the step just run, and only that."""
         figures = self.admin("stats")["figures"]
-        for route in ("payments", "inventory"):
-            row = figures.get(route, {})
-            shadow = row.get("shadow", {})
-            requests_so_far, errors = row.get("requests", 0), row.get("errors", 0)
-            text = f"  {route}: {requests_so_far:.0f} requests so far, {errors:.0f} errors"
-            compared = sum(shadow.get(k, 0) for k in ("match", "converged", "mismatch"))
-            if compared:
-                text += (
-                    f"; shadow compared {compared:.0f}: {shadow.get('match', 0):.0f} equal, "
-                    f"{shadow.get('converged', 0):.0f} equal once replicated, "
-                    f"{shadow.get('mismatch', 0):.0f} mismatches"
-                )
-            console.print(text)
+        recorded = self.admin("mismatches")["mismatches"]
+        new = [m for m in recorded if m["id"] not in self.mismatch_ids]
+        self.mismatch_ids.update(m["id"] for m in new)
+        slowest = self.load.tally.take_slowest_write() if self.load is not None else 0.0
+        where = (
+            f"{self.proxy}/_carve/ui#token={self.stack.config.admin_token} (shadow mismatches),"
+            f" or `carve routes` / GET {self.proxy}/_carve/api/mismatches"
+        )
+        for line in step_lines(self.figures, figures, new, slowest, where, handover=handover):
+            console.print(line, markup=False, highlight=False)
+        self.figures = figures
+
+
+def writer(state: str) -> str:
+    """Who writes a context in a route state (README: who writes a context)."""
+    return "monolith" if state in ("monolith", "shadow") else "service"
 
 
 def analyze() -> None:
-    console.rule("1. carve analyze monolith")
+    console.rule(heading(1, "carve analyze monolith"))
     result = subprocess.run(
         [sys.executable, "-m", "carve", "analyze", "monolith", "--format", "json"],
         cwd=REPO,
@@ -107,7 +121,7 @@ def wait_for_no_drift(demo: Demo, deadline: float) -> bool:
 
 def run(var_dir: Path, ports: Ports, hold: float) -> int:
     analyze()
-    console.rule("2. start the stack (monolith, payments, inventory, proxy)")
+    console.rule(heading(2, "start the stack (monolith, payments, inventory, proxy)"))
     config = StackConfig(
         var_dir=var_dir, ports=ports, admin_token="demo-admin-token", web_workers=1
     )
@@ -121,21 +135,20 @@ def run(var_dir: Path, ports: Ports, hold: float) -> int:
         demo = Demo(
             stack, RouteTable(open_store(f"file:{var_dir / 'routes.json'}"), max_age=0), hold
         )
-        load = Load(demo.proxy, SHOPPERS)
+        load = demo.load = Load(demo.proxy, SHOPPERS)
         load.start()
         console.print(f"  {len(SHOPPERS)} shoppers browsing, ordering and paying through the proxy")
-        console.rule("3. shadow: the monolith serves, the services answer in the background")
+        console.rule(heading(3, "shadow: the monolith serves, the services answer aside"))
         demo.move("shadow")
-        console.rule(
-            "4. canary 30: a sticky third of users read from the services, which now write"
-        )
+        console.rule(heading(4, "canary 30: a sticky 30% of users read from the services"))
+        console.print("  the services now write (payments and inventory changed hands)")
         demo.move("canary 30")
-        console.rule("5. extracted: the services serve and write everything")
+        console.rule(heading(5, "extracted: the services serve and write everything"))
         demo.move("extracted")
-        console.rule("6. flip back: the monolith takes over again, losing nothing")
+        console.rule(heading(6, "flip back: the monolith takes over again"))
         demo.move("monolith")
         tally = load.stop()
-        console.rule("7. was anything lost?")
+        console.rule(heading(7, "was anything lost?"))
         return summary(demo, tally)
     finally:
         stack.stop()
@@ -151,21 +164,34 @@ def summary(demo: Demo, tally: Tally) -> int:
         }
         missing[side] = [c for c in tally.charges.values() if c.replace("-", "") not in ids]
     table = Table(title="carve demo: the migration", show_header=False)
-    table.add_row("requests through the proxy", str(sum(tally.statuses.values())))
     table.add_row(
-        "reads / orders / charges", f"{tally.reads} / {len(tally.orders)} / {len(tally.charges)}"
+        "requests through the proxy",
+        str(sum(tally.statuses.values())),
+        "all the shoppers sent, in every step",
     )
-    table.add_row("failed requests", str(len(tally.failures)))
+    table.add_row(
+        "reads / orders / charges",
+        f"{tally.reads} / {len(tally.orders)} / {len(tally.charges)}",
+        "reads answered; orders and charges acknowledged (201)",
+    )
+    table.add_row(
+        "failed requests", str(len(tally.failures)), "no answer, or an error status (listed below)"
+    )
     table.add_row(
         "acknowledged charges missing (monolith / payments)",
         f"{len(missing['monolith'])} / {len(missing['payments'])}",
+        "charges a shopper got a 201 for that a database does not hold",
     )
-    table.add_row("carve extract verify", "no drift" if clean else "DRIFT")
+    table.add_row(
+        "carve extract verify",
+        "no drift" if clean else "DRIFT",
+        "both databases compared per aggregate (counts, checksums)",
+    )
     console.print(table)
     for failure in tally.failures[:5]:
         console.print(f"  [red]failed[/red] {failure}")
     ok = clean and not tally.failures and not any(missing.values())
-    console.print(
-        "[green]nothing was lost[/green]" if ok else "[red]something went wrong (see above)[/red]"
-    )
+    style = "green" if ok else "red"
+    for line in verdict_lines(ok, len(demo.mismatch_ids)):
+        console.print(line, style=style, markup=False, highlight=False)
     return 0 if ok else 1

@@ -5,6 +5,7 @@ Used by `carve demo` and by the flip-under-load test."""
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -22,7 +23,14 @@ class Tally:
     reads: int = 0
     failures: list[str] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
+    slowest_write: float = 0.0  # seconds, since the last take_slowest_write()
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take_slowest_write(self) -> float:
+        """The longest a write took since the last call (then start over)."""
+        with self.lock:
+            slowest, self.slowest_write = self.slowest_write, 0.0
+        return slowest
 
 
 class Shopper(threading.Thread):
@@ -53,6 +61,7 @@ class Shopper(threading.Thread):
     def _call(
         self, method: str, path: str, body: Any = None, **headers: str
     ) -> requests.Response | None:
+        started = time.monotonic()
         try:
             response = self.session.request(
                 method, f"{self.base}{path}", json=body, headers=headers, timeout=60
@@ -61,7 +70,10 @@ class Shopper(threading.Thread):
             with self.tally.lock:
                 self.tally.failures.append(f"{method} {path}: {exc}")
             return None
+        took = time.monotonic() - started
         with self.tally.lock:
+            if method != "GET":
+                self.tally.slowest_write = max(self.tally.slowest_write, took)
             self.tally.statuses[response.status_code] += 1
             if response.status_code not in OK:
                 self.tally.failures.append(

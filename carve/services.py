@@ -61,7 +61,26 @@ def _require_migrated(name: str) -> None:
 def service_option(function: click.decorators.FC) -> click.decorators.FC:
     return click.option(
         "--service",
-        default=lambda: os.environ.get("CARVE_SERVICE", "monolith"),
-        show_default="monolith (or $CARVE_SERVICE)",
+        envvar="CARVE_SERVICE",
+        default="monolith",
+        show_default=True,
+        show_envvar=True,
         help="Which service's database and queue to use.",
     )(function)
+
+
+HELP_ASKED = "carve.help_asked"
+
+
+class ServiceGroup(click.Group):
+    """A group whose callback sets up a service (Django, its database): it notes whether
+    help was asked for anywhere on the line, because the callback runs before the
+    subcommand sees `--help`, and `carve events tail --help` needs no database."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[HELP_ASKED] = any(arg in ctx.help_option_names for arg in args)
+        return super().parse_args(ctx, args)
+
+
+def help_asked(ctx: click.Context) -> bool:
+    return bool(ctx.meta.get(HELP_ASKED))

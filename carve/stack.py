@@ -32,6 +32,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from carve.stacklock import InUse, VarDirLock, check_ports
+
 REPO = Path(__file__).resolve().parent.parent
 SERVICES = ("monolith", "payments", "inventory")
 CELERY_APPS = {
@@ -122,6 +124,9 @@ class StackConfig:
         env = {**os.environ, **self.extra_env, "CARVE_VAR_DIR": str(self.var_dir)}
         env["CARVE_ADMIN_TOKEN"] = self.admin_token
         env["PYTHONUNBUFFERED"] = "1"
+        # Celery's warning about running as root (containers, CI) is not news on every start.
+        quiet = "ignore:You're running the worker with superuser privileges"
+        env["PYTHONWARNINGS"] = ",".join(filter(None, [env.get("PYTHONWARNINGS"), quiet]))
         for name in ("DATABASE_URL", "MONOLITH_DATABASE_URL", "DJANGO_SETTINGS_MODULE"):
             env.pop(name, None)
         for name, url in self.database_urls.items():
@@ -221,6 +226,9 @@ def specs(config: StackConfig) -> list[Spec]:
                     # connection gunicorn is about to close
                     "--keep-alive",
                     "5",
+                    # Each gunicorn would announce, and fight over, one control socket in
+                    # the home folder; the stack controls its processes by signals.
+                    "--no-control-socket",
                 ],
                 service,
             )
@@ -248,11 +256,26 @@ class Stack:
         self._threads: dict[str, threading.Thread] = {}
         self.lock = threading.Lock()
         self.echo = True
+        self.var_lock = VarDirLock(config.var_dir)
+
+    def claim(self, *, ports: bool = True) -> None:
+        """Refuse to run beside another stack: take var/ (held until stop() or this
+        process ends) and, with `ports`, check that no port of this stack is taken."""
+        try:
+            self.var_lock.acquire()
+            if ports:
+                check_ports(self.ports())
+        except InUse as exc:
+            self.var_lock.release()
+            raise StackError(str(exc)) from None
+
+    def ports(self) -> dict[str, int]:
+        return {name: self.config.ports.of(name) for name in (*SERVICES, "proxy")}
 
     def prepare(self, *, seed: bool = True) -> None:
         """Migrate every database, create the demo admins, declare queues, seed. The
         services have a database each: they are prepared side by side."""
-        self.config.var_dir.mkdir(parents=True, exist_ok=True)
+        self.claim(ports=False)
         with ThreadPoolExecutor(len(SERVICES)) as pool:
             for done in [pool.submit(self._prepare, service) for service in SERVICES]:
                 done.result()  # the first failure, with its output
@@ -269,6 +292,8 @@ class Stack:
         run_step(carve("events", "--service", service, "declare"), env, f"queue of {service}")
 
     def start(self, *, echo: bool = True) -> None:
+        if not self.processes:
+            self.claim()
         self.echo = echo
         for spec in specs(self.config):
             self._launch(spec)
@@ -326,8 +351,7 @@ class Stack:
                         sys.stdout.flush()
 
     def urls(self) -> dict[str, str]:
-        ports = self.config.ports
-        return {name: f"http://127.0.0.1:{ports.of(name)}" for name in (*SERVICES, "proxy")}
+        return {name: f"http://127.0.0.1:{port}" for name, port in self.ports().items()}
 
     def wait_ready(self, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
@@ -360,6 +384,7 @@ class Stack:
         self._terminate([self.processes[name] for name in workers], timeout, celery=True)
         for name in self.processes:
             self._reap(name)
+        self.var_lock.release()
 
     @staticmethod
     def _terminate(

@@ -61,6 +61,7 @@ def up(seed: bool, base_port: int | None) -> None:
     running = Stack(config)
     stop = stop_on_signals()
     try:
+        running.claim()  # before anything: a second stack must not touch the first one's var/
         click.echo("preparing: migrations, admin users, queues, demo data ...")
         running.prepare(seed=seed)
         running.start()

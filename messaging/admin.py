@@ -15,12 +15,34 @@ from messaging.runtime import celery_app
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """Event records are facts: operators inspect them, they never edit them by hand."""
+    """Records that are facts (events, ownership, or a domain object a service writes):
+    operators inspect them and act on them only through actions that call the code which
+    owns them; nobody adds, edits or deletes a row by hand, so nothing bypasses the outbox.
+    """
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """The rows of a read-only record, shown on its page."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
 

@@ -11,18 +11,19 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from carve.services import service_option, use_service
+from carve.services import ServiceGroup, help_asked, service_option, use_service
 from servicekit.signals import stop_on_signals
 
 console = Console()
 
 
-@click.group()
+@click.group(cls=ServiceGroup)
 @service_option
 @click.pass_context
 def events(ctx: click.Context, service: str) -> None:
     """The event flow of one service (outbox, broker, inbox, dead letters)."""
-    use_service(service)
+    if not help_asked(ctx):  # `carve events tail --help` needs no database
+        use_service(service)
     ctx.obj = service
 
 
@@ -79,7 +80,13 @@ def declare() -> None:
 
 
 @events.command()
-@click.option("--batch-size", type=click.IntRange(1, 10_000), default=500, show_default=True)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 10_000),
+    default=500,
+    show_default=True,
+    help="Events published per round (one publisher confirm per batch on RabbitMQ).",
+)
 def relay(batch_size: int) -> None:
     """Publish this service's outbox until stopped (Ctrl-C). Several may run at once.
 
@@ -183,6 +190,7 @@ def dlq() -> None:
 @click.option(
     "--reason",
     type=click.Choice(["failed", "out_of_order", "worker_lost", "unknown_schema_version"]),
+    help="Only letters dead-lettered for this reason.",
 )
 @click.option("--all", "include_replayed", is_flag=True, help="Include replayed letters too.")
 def dlq_list(reason: str | None, include_replayed: bool) -> None:

@@ -171,6 +171,12 @@ class Transport(filesystem.Transport):
 
     Channel = Channel
 
+    @property
+    def default_connection_params(self) -> dict[str, Any]:
+        # A folder has no host: without this, every connection logs "No hostname was
+        # supplied. Reverting to default 'localhost'" (kombu's default for virtual ones).
+        return {"port": self.default_port}
+
 
 def broker_options(broker_dir: Path) -> dict[str, Any]:
     """Transport options for a broker directory (created if missing)."""

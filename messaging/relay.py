@@ -181,7 +181,9 @@ class Relay:
                     f"UPDATE {outbox} SET unroutable = %s WHERE id IN ({marks(unroutable_rows)})",
                     [True, *unroutable_rows],
                 )
-                log.warning("%d event(s) had no queue bound for them", len(unroutable_rows))
+                # Expected for a type no service subscribes to (yet): not worth a line on every
+                # start; `carve events stats`, /metrics and admin count them.
+                log.debug("%d event(s) had no queue bound for them", len(unroutable_rows))
             cursor.execute(
                 f"UPDATE {partitions} SET last_relay = %s, last_run_at = %s "
                 f"WHERE number IN ({marks(locked)})",

@@ -62,6 +62,14 @@ def staff_api(client_for: Callable[[Any], APIClient], make_user: Callable[..., A
 
 
 @pytest.fixture
+def staff(client: Any) -> Any:
+    """Django's test client logged in to admin as a superuser."""
+    user = get_user_model().objects.create_superuser("ops", "ops@example.com", "pw")
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
 def anon() -> APIClient:
     return APIClient()
 

@@ -7,6 +7,7 @@ side that is down shows up as a difference instead of stopping the comparison.
 
 from __future__ import annotations
 
+import re
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -50,10 +51,30 @@ def login(base: str, username: str, password: str, timeout: float = 30.0) -> str
         timeout=timeout,
     )
     if answer.status_code != 200:
-        raise ScenarioError(
-            f"cannot log in as {username!r} at {base} ({answer.status_code} {answer.text[:200]})"
-        )
+        raise ScenarioError(f"cannot log in as {username!r} at {base}: {refusal(answer)}")
     return str(answer.json()["token"])
+
+
+def refusal(answer: requests.Response) -> str:
+    """What a failed login answer says, in a line a person reads (never a page of HTML)."""
+    status = f"{answer.status_code} {answer.reason or ''}".strip()
+    try:
+        body = answer.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and body.get("detail"):
+        return f"{status}: {body['detail']}"
+    if answer.status_code == 404:
+        return (
+            f"{status}: no login endpoint at {answer.url}; give the address of the "
+            "deployment's monolith or proxy (the one that serves /api/users/token/)"
+        )
+    if "html" in answer.headers.get("Content-Type", ""):
+        title = re.search(r"<title>(.*?)</title>", answer.text, re.DOTALL | re.IGNORECASE)
+        page = f"an HTML page ({' '.join(title[1].split())!r})" if title else "an HTML page"
+        return f"{status}, {page} instead of a token"
+    text = " ".join(answer.text.split())
+    return f"{status}: {text[:120]}" if text else status
 
 
 def fill(template: str, params: Mapping[str, Any], query: Mapping[str, Any] | None) -> str:

@@ -35,7 +35,12 @@ STATE_STYLE = {"monolith": "", "shadow": "magenta", "canary": "yellow", "extract
     help="Worker processes sharing the port (SO_REUSEPORT).",
 )
 @click.option("--listen", help="HOST:PORT to serve on (overrides the config).")
-@click.option("--access-log/--no-access-log", default=True, show_default=True)
+@click.option(
+    "--access-log/--no-access-log",
+    default=True,
+    show_default=True,
+    help="Log one line per request, naming the routing decision.",
+)
 def proxy(config_path: str | None, workers: int, listen: str | None, access_log: bool) -> None:
     """Run the strangler-fig proxy (default http://127.0.0.1:8080)."""
     from proxy.server import check_port, serve_worker, supervise
@@ -192,7 +197,13 @@ def _change(out: Output, route: str, state: str) -> None:
 
 @routes.command()
 @click.option("--route", help="Only this route's changes.")
-@click.option("--limit", type=int, default=50, show_default=True)
+@click.option(
+    "--limit",
+    type=int,
+    default=50,
+    show_default=True,
+    help="How many of the most recent changes to show (oldest of them first).",
+)
 @click.pass_obj
 def history(out: Output, route: str | None, limit: int) -> None:
     """Who changed which route, when, from what to what."""

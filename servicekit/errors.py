@@ -3,8 +3,10 @@
     {"type": "validation_error", "detail": "Invalid input.", "errors": {"field": ["..."]}}
 
 `type` is stable and machine-readable, `detail` is for people, `errors` (400 only) maps
-fields to messages. Services raise the domain errors below; the handler turns them into
-4xx answers so APIs never catch and translate by hand.
+fields to messages, each field named by its path in the request body (`lines.0.sku` is the
+`sku` of the first line), whether the serializer or a service found it wrong. Services
+raise the domain errors below; the handler turns them into 4xx answers so APIs never catch
+and translate by hand.
 """
 
 from __future__ import annotations
@@ -77,11 +79,38 @@ def error_body(error_type: str, detail: str, errors: Any = None, **extra: Any) -
     return body
 
 
+def field_errors(errors: Any, path: str = "") -> dict[str, list[str]]:
+    """Messages under the path of the field they are about: DRF's nested
+    `{"lines": [{}, {"sku": ["..."]}]}` becomes `{"lines.1.sku": ["..."]}`; a nested
+    object's own (non-field) errors sit on the object's path."""
+    if isinstance(errors, dict):
+        found: dict[str, list[str]] = {}
+        for key, value in errors.items():
+            inner = path if key == "non_field_errors" and path else _join(path, key)
+            for name, messages in field_errors(value, inner).items():
+                found.setdefault(name, []).extend(messages)
+        return found
+    if isinstance(errors, list) and any(isinstance(item, (dict, list)) for item in errors):
+        found = {}
+        for index, item in enumerate(errors):
+            for name, messages in field_errors(item, _join(path, index)).items():
+                found.setdefault(name, []).extend(messages)
+        return found
+    messages = errors if isinstance(errors, list) else [errors]
+    return {path or "non_field_errors": [str(message) for message in messages]} if messages else {}
+
+
+def _join(path: str, key: object) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF EXCEPTION_HANDLER: every error in the one body format."""
     if isinstance(exc, DomainError):
-        errors = exc.errors if isinstance(exc, ValidationFailed) else None
-        body = error_body(exc.error_type, exc.detail, errors, code=exc.code, **exc.extra)
+        if isinstance(exc, ValidationFailed):  # the same body as the serializers' errors
+            body = error_body(exc.error_type, exc.detail, field_errors(exc.errors))
+        else:
+            body = error_body(exc.error_type, exc.detail, code=exc.code, **exc.extra)
         return Response(body, status=exc.status_code)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
@@ -92,8 +121,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return response
     error_type = next((t for cls, t in DRF_TYPES.items() if isinstance(exc, cls)), "error")
     if isinstance(exc, exceptions.ValidationError):
-        errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        response.data = error_body(error_type, "Invalid input.", errors)
+        response.data = error_body(error_type, "Invalid input.", field_errors(exc.detail))
     else:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         response.data = error_body(error_type, str(detail))

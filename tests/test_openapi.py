@@ -28,3 +28,16 @@ def test_the_schema_is_valid_and_warning_free(service: str, tmp_path: Path) -> N
     assert document["components"]["securitySchemes"]["signedToken"]["scheme"] == "bearer"
     names = document["components"]["schemas"]
     assert not any(name in names for name in ("Input", "InputRequest", "Output")), sorted(names)
+    # The one error body, as servicekit.errors writes it, on every operation's errors.
+    error = names["Error"]
+    assert set(error["properties"]) == {"type", "detail", "errors", "code"}
+    assert error["required"] == ["detail", "type"]
+    assert "lines.0.sku" in error["properties"]["errors"]["description"]
+    ref = {"$ref": "#/components/schemas/Error"}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            if method in ("post", "put", "patch"):
+                assert responses["400"]["content"]["application/json"]["schema"] == ref, path
+            if "{" in path:
+                assert responses["404"]["content"]["application/json"]["schema"] == ref, path

@@ -3,13 +3,13 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from messaging.admin import ReadOnlyAdmin, ReadOnlyInline
 from monolith.inventory import services
 from monolith.inventory.models import Product, Reservation, ReservationLine, Stock
 
 
-class StockInline(admin.StackedInline):
+class StockInline(ReadOnlyInline):
     model = Stock
-    can_delete = False
     # Counts change only through services (reserve/commit/release keep them consistent).
     readonly_fields = ["on_hand", "reserved", "updated_at"]
 
@@ -25,12 +25,12 @@ class ProductAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # products are created through the API, which publishes the event
 
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # a product other services know of never disappears without an event
+
     def save_model(self, request: HttpRequest, obj: Product, form: Any, change: bool) -> None:
         # Through the service: it checks who writes inventory and publishes the change.
         services.product_update(sku=obj.sku, name=obj.name, price=obj.price)
-
-    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
-        pass  # stock counts are read-only here; they change through services only
 
     list_select_related = ["stock"]
 
@@ -43,23 +43,17 @@ class ProductAdmin(admin.ModelAdmin):
         return obj.stock.reserved
 
 
-class ReservationLineInline(admin.TabularInline):
+class ReservationLineInline(ReadOnlyInline):
     model = ReservationLine
-    extra = 0
-    can_delete = False
     readonly_fields = ["product", "quantity"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Reservation)
-class ReservationAdmin(admin.ModelAdmin):
+class ReservationAdmin(ReadOnlyAdmin):
+    """Reservations move only through the order's saga (reserve, commit, release)."""
+
     list_display = ["order_id", "status", "created_at", "updated_at"]
     list_filter = ["status", "created_at"]
     search_fields = ["order_id", "lines__product__sku"]
     readonly_fields = ["id", "order_id", "status", "version", "created_at", "updated_at"]
     inlines = [ReservationLineInline]
-
-    def has_add_permission(self, request):
-        return False

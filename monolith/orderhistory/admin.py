@@ -1,11 +1,11 @@
 from django.contrib import admin
-from django.http import HttpRequest
 
+from messaging.admin import ReadOnlyAdmin
 from monolith.orderhistory.models import OrderHistory
 
 
 @admin.register(OrderHistory)
-class OrderHistoryAdmin(admin.ModelAdmin):
+class OrderHistoryAdmin(ReadOnlyAdmin):
     list_display = [
         "order_id",
         "user_id",
@@ -25,12 +25,3 @@ class OrderHistoryAdmin(admin.ModelAdmin):
     # A read model: events write it, `manage.py rebuild_order_history` rewrites it.
     readonly_fields = [f.name for f in OrderHistory._meta.fields]
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False

@@ -1,21 +1,20 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from messaging.admin import ReadOnlyAdmin, ReadOnlyInline
+from monolith.orders import services
 from monolith.orders.models import Order, OrderLine, OrderSaga
+from servicekit.errors import DomainError
 
 
-class OrderLineInline(admin.TabularInline):
+class OrderLineInline(ReadOnlyInline):
     model = OrderLine
-    extra = 0
-    can_delete = False
     readonly_fields = ["sku", "name", "quantity", "unit_price"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(ReadOnlyAdmin):
     list_display = ["id", "user_id", "status", "cancel_reason", "total", "currency", "created_at"]
     list_filter = ["status", "cancel_reason", "currency", "created_at"]
     search_fields = ["id", "user_id", "payment_id", "lines__sku"]
@@ -23,13 +22,23 @@ class OrderAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in Order._meta.fields]
     inlines = [OrderLineInline]
     date_hierarchy = "created_at"
+    actions = ["cancel"]
 
-    def has_add_permission(self, request):
-        return False
+    @admin.action(description="Cancel the selected orders (refund and return the stock)")
+    def cancel(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        cancelled = 0
+        for order in queryset:
+            try:
+                services.order_cancel(user_id=order.user_id, order_id=order.id)
+            except DomainError as error:
+                self.message_user(request, f"Order {order.id}: {error}", messages.WARNING)
+            else:
+                cancelled += 1
+        self.message_user(request, f"Cancelled {cancelled} order(s).", messages.SUCCESS)
 
 
 @admin.register(OrderSaga)
-class OrderSagaAdmin(admin.ModelAdmin):
+class OrderSagaAdmin(ReadOnlyAdmin):
     """Where each order stands while the extracted services fulfil it."""
 
     list_display = ["order_id", "step", "cancel_reason", "commands_sent", "deadline", "updated_at"]
@@ -37,9 +46,3 @@ class OrderSagaAdmin(admin.ModelAdmin):
     search_fields = ["order__id"]
     readonly_fields = [f.name for f in OrderSaga._meta.fields if f.name != "card_token"]
     exclude = ["card_token"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False

@@ -34,9 +34,13 @@ def _merge(lines: list[OrderLineRequest]) -> dict[str, int]:
 def _priced_lines(lines: list[OrderLineRequest]) -> tuple[list[OrderLine], Decimal, str]:
     quantities = _merge(lines)
     products = inventory.products_get(skus=list(quantities))
-    unknown = sorted(set(quantities) - set(products))
+    unknown = {
+        f"lines.{index}.sku": [f"Unknown SKU: {line.sku}."]
+        for index, line in enumerate(lines)
+        if line.sku not in products
+    }
     if unknown:
-        raise ValidationFailed({"lines": [f"Unknown SKU: {', '.join(unknown)}."]})
+        raise ValidationFailed(unknown)
     currencies = sorted({p.currency for p in products.values()})
     if len(currencies) > 1:
         raise ValidationFailed(

@@ -1,20 +1,16 @@
 from django.contrib import admin
 
+from messaging.admin import ReadOnlyAdmin, ReadOnlyInline
 from monolith.payments.models import Charge, Refund
 
 
-class RefundInline(admin.TabularInline):
+class RefundInline(ReadOnlyInline):
     model = Refund
-    extra = 0
-    can_delete = False
     readonly_fields = ["id", "amount", "reason", "created_at"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Charge)
-class ChargeAdmin(admin.ModelAdmin):
+class ChargeAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
         "user_id",
@@ -32,16 +28,10 @@ class ChargeAdmin(admin.ModelAdmin):
     inlines = [RefundInline]
     date_hierarchy = "created_at"
 
-    def has_add_permission(self, request):
-        return False
-
 
 @admin.register(Refund)
-class RefundAdmin(admin.ModelAdmin):
+class RefundAdmin(ReadOnlyAdmin):
     list_display = ["id", "charge", "amount", "reason", "created_at"]
     list_filter = ["created_at"]
     search_fields = ["id", "charge__id", "charge__order_id"]
     readonly_fields = ["id", "charge", "amount", "reason", "created_at"]
-
-    def has_add_permission(self, request):
-        return False

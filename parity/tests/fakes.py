@@ -21,6 +21,7 @@ class Fake:
         self.replays: dict[int, list[list[str]]] = {}
         self.admin_token = "fake-admin-token"
         self.url = ""
+        self.login_page = ""  # an HTML 404 page the login answers with, if set
 
 
 def _handler(fake: Fake) -> type[BaseHTTPRequestHandler]:
@@ -32,6 +33,14 @@ def _handler(fake: Fake) -> type[BaseHTTPRequestHandler]:
             data = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _send_html(self, status: int, page: str) -> None:
+            data = page.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -69,7 +78,9 @@ def _handler(fake: Fake) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length) or b"null")
-            if self.path == "/api/users/token/":
+            if self.path == "/api/users/token/" and fake.login_page:
+                self._send_html(404, fake.login_page)
+            elif self.path == "/api/users/token/":
                 if body == {"username": "admin", "password": "admin"}:
                     self._send(200, {"token": "t-" + fake.url[-5:], "token_type": "Bearer"})
                 else:

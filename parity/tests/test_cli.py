@@ -25,6 +25,13 @@ def sides() -> Iterator[tuple[Fake, Fake]]:
         yield monolith, extracted
 
 
+DJANGO_404 = (
+    '<!DOCTYPE html>\n<html lang="en">\n<head><title>Page not found at /api/users/token/'
+    "</title></head>\n<body><h1>Page not found <span>(404)</span></h1>"
+    "<p>Using the URLconf defined in <code>config.urls</code> ...</p></body></html>\n"
+)
+
+
 def parity(*args: str):
     return CliRunner().invoke(cli, ["parity", *args], catch_exceptions=False)
 
@@ -146,6 +153,15 @@ def test_plain_errors_exit_2(sides, tmp_path):
     staff = parity(*run_args(monolith, extracted, "--staff", "nobody:nothing"))
     assert staff.exit_code == 2
     assert "refused the staff login" in staff.stderr
+    assert "400 Bad Request: bad login" in staff.stderr
+
+    # Not a carve deployment's login (Django's own 404 page): said in a line, not the HTML.
+    monolith.login_page = DJANGO_404
+    page = parity(*run_args(monolith, extracted))
+    monolith.login_page = ""
+    assert page.exit_code == 2
+    assert f"404 Not Found: no login endpoint at {monolith.url}/api/users/token/" in page.stderr
+    assert "<" not in page.stderr
 
     token = parity(*run_args(monolith, extracted, "--admin-token", "wrong"))
     assert token.exit_code == 2

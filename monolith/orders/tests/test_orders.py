@@ -89,16 +89,22 @@ def test_users_see_and_cancel_only_their_own_orders(client_for, make_user, make_
 
 
 BAD_BODIES = [
-    ({}, "lines"),
+    ({"card_token": "tok_ok"}, "lines"),
     ({"lines": [], "card_token": "tok_ok"}, "lines"),
-    ({"lines": [{"sku": "MUG"}], "card_token": "tok_ok"}, "lines"),
-    ({"lines": [{"sku": "MUG", "quantity": 0}], "card_token": "tok_ok"}, "lines"),
-    ({"lines": [{"sku": "MUG", "quantity": -1}], "card_token": "tok_ok"}, "lines"),
-    ({"lines": [{"sku": "MUG", "quantity": 10**12}], "card_token": "tok_ok"}, "lines"),
-    ({"lines": [{"sku": "MUG", "quantity": "two"}], "card_token": "tok_ok"}, "lines"),
-    ({"lines": [{"sku": "MUG", "quantity": 1.5}], "card_token": "tok_ok"}, "lines"),
-    ({"lines": [{"sku": "NOPE", "quantity": 1}], "card_token": "tok_ok"}, "lines"),
-    ({"lines": [{"sku": ["MUG"], "quantity": 1}], "card_token": "tok_ok"}, "lines"),
+    ({"lines": [{"sku": "MUG"}], "card_token": "tok_ok"}, "lines.0.quantity"),
+    ({"lines": [{"sku": "MUG", "quantity": 0}], "card_token": "tok_ok"}, "lines.0.quantity"),
+    ({"lines": [{"sku": "MUG", "quantity": -1}], "card_token": "tok_ok"}, "lines.0.quantity"),
+    ({"lines": [{"sku": "MUG", "quantity": 10**12}], "card_token": "tok_ok"}, "lines.0.quantity"),
+    ({"lines": [{"sku": "MUG", "quantity": "two"}], "card_token": "tok_ok"}, "lines.0.quantity"),
+    ({"lines": [{"sku": "MUG", "quantity": 1.5}], "card_token": "tok_ok"}, "lines.0.quantity"),
+    (
+        {
+            "lines": [{"sku": "MUG", "quantity": 1}, {"sku": "NOPE", "quantity": 1}],
+            "card_token": "tok_ok",
+        },
+        "lines.1.sku",
+    ),
+    ({"lines": [{"sku": ["MUG"], "quantity": 1}], "card_token": "tok_ok"}, "lines.0.sku"),
     ({"lines": "MUG", "card_token": "tok_ok"}, "lines"),
     ({"lines": [{"sku": "MUG", "quantity": 1}] * 51, "card_token": "tok_ok"}, "lines"),
     ({"lines": [{"sku": "MUG", "quantity": 1}]}, "card_token"),
@@ -119,8 +125,11 @@ def test_bad_orders_are_400_with_field_errors_and_change_nothing(api, make_produ
     make_product(sku="USD-1", on_hand=5, currency="USD")
     response = api.post("/api/orders/", body, format="json")
     assert response.status_code == 400, response.json()
+    # One shape for the serializer's errors and the services': no `code`, and the
+    # message on the field that is wrong.
+    assert set(response.json()) == {"type", "detail", "errors"}
     assert response.json()["type"] == "validation_error"
-    assert field in response.json()["errors"]
+    assert list(response.json()["errors"]) == [field]
     assert not Order.objects.exists() and not Charge.objects.exists()
     assert counts("MUG") == (5, 0)
 

@@ -48,6 +48,7 @@ def test_register_then_log_in_then_me(anon):
 def test_register_rejects_bad_input_with_field_errors(anon, body, field):
     response = anon.post("/api/users/register/", body, format="json")
     assert response.status_code == 400
+    assert set(response.json()) == {"type", "detail", "errors"}  # one shape, no `code`
     assert response.json()["type"] == "validation_error"
     assert field in response.json()["errors"]
     assert not get_user_model().objects.exists()
@@ -61,6 +62,7 @@ def test_register_refuses_a_taken_username_or_email(anon, make_user):
         format="json",
     )
     assert response.status_code == 400
+    assert set(response.json()) == {"type", "detail", "errors"}  # as the serializer's errors
     assert set(response.json()["errors"]) == {"username", "email"}
 
 
