@@ -20,7 +20,12 @@ _counter = itertools.count(1)
 
 def token_for(user: Any) -> str:
     return token_issue(
-        claims=TokenClaims(user_id=user.pk, username=user.username, is_staff=user.is_staff)
+        claims=TokenClaims(
+            user_id=user.pk,
+            username=user.username,
+            is_staff=user.is_staff,
+            version=user.token_version,
+        )
     )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from servicekit import env
+from servicekit import env, keys
 
 PRODUCTION = env.is_production()
 DEBUG = env.env_bool("DEBUG", default=not PRODUCTION)
@@ -24,9 +24,11 @@ CSRF_TRUSTED_ORIGINS = env.env_list("CSRF_TRUSTED_ORIGINS", [])
 USE_X_FORWARDED_HOST = True
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-# Bearer tokens: issued by the monolith, verified offline by every service with this key.
-CARVE_AUTH_KEY = env.secret("CARVE_AUTH_KEY", service="shared")
-CARVE_AUTH_TOKEN_TTL = env.env_int("CARVE_AUTH_TOKEN_TTL", 24 * 3600)
+# Bearer tokens (servicekit.tokens): signed by the monolith with its private key, verified
+# offline by every service with these public keys (servicekit.keys says how to make them).
+CARVE_AUTH_PUBLIC_KEYS = keys.public_keys()
+CARVE_AUTH_ACCESS_TTL = env.env_int("CARVE_AUTH_ACCESS_TTL", 300)
+CARVE_AUTH_REFRESH_TTL = env.env_int("CARVE_AUTH_REFRESH_TTL", 14 * 24 * 3600)
 
 # The fake card gateway: how long `tok_slow` takes.
 CARVE_GATEWAY_SLOW_SECONDS = env.env_float("CARVE_GATEWAY_SLOW_SECONDS", 2.0)

@@ -1,4 +1,3 @@
-from django.conf import settings
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
@@ -9,6 +8,7 @@ from rest_framework.views import APIView
 from monolith.users import selectors, services
 from servicekit.auth import caller_id
 from servicekit.errors import NotFound
+from servicekit.tokens import ACCESS, REFRESH, lifetime
 
 
 class UserOutputSerializer(serializers.Serializer):
@@ -39,6 +39,32 @@ class UserRegisterApi(APIView):
         return Response(UserOutputSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
+TOKEN_OUTPUT = inline_serializer(
+    "TokenOutput",
+    {
+        "token": serializers.CharField(help_text="The access token (same as `access`)."),
+        "access": serializers.CharField(),
+        "refresh": serializers.CharField(),
+        "token_type": serializers.CharField(),
+        "expires_in": serializers.IntegerField(),
+        "refresh_expires_in": serializers.IntegerField(),
+    },
+)
+
+
+def token_response(pair: services.TokenPair) -> Response:
+    return Response(
+        {
+            "token": pair.access,
+            "access": pair.access,
+            "refresh": pair.refresh,
+            "token_type": "Bearer",
+            "expires_in": lifetime(ACCESS),
+            "refresh_expires_in": lifetime(REFRESH),
+        }
+    )
+
+
 class TokenObtainApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
@@ -47,26 +73,44 @@ class TokenObtainApi(APIView):
         username = serializers.CharField(max_length=150)
         password = serializers.CharField(max_length=128, trim_whitespace=False)
 
-    @extend_schema(
-        request=InputSerializer,
-        responses={
-            200: inline_serializer(
-                "TokenOutput",
-                {
-                    "token": serializers.CharField(),
-                    "token_type": serializers.CharField(),
-                    "expires_in": serializers.IntegerField(),
-                },
-            )
-        },
-    )
+    @extend_schema(request=InputSerializer, responses={200: TOKEN_OUTPUT})
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        token = services.token_obtain(**data.validated_data)
-        return Response(
-            {"token": token, "token_type": "Bearer", "expires_in": settings.CARVE_AUTH_TOKEN_TTL}
-        )
+        return token_response(services.token_obtain(**data.validated_data))
+
+
+class TokenRefreshApi(APIView):
+    """A new access and refresh token for a refresh token (refused once the user's access
+    changed: password, active or staff state)."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    class InputSerializer(serializers.Serializer):
+        refresh = serializers.CharField(max_length=4096)
+
+    @extend_schema(request=InputSerializer, responses={200: TOKEN_OUTPUT})
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return token_response(services.token_refresh(**data.validated_data))
+
+
+class PasswordChangeApi(APIView):
+    """Change your password: every token issued before is refused on every service from
+    then on; the answer carries a new pair."""
+
+    class InputSerializer(serializers.Serializer):
+        old_password = serializers.CharField(max_length=128, trim_whitespace=False)
+        new_password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+    @extend_schema(request=InputSerializer, responses={200: TOKEN_OUTPUT})
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        pair = services.user_password_change(user_id=caller_id(request), **data.validated_data)
+        return token_response(pair)
 
 
 class UserMeApi(APIView):

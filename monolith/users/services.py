@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -11,7 +13,7 @@ from rest_framework import status
 from monolith.users import events
 from monolith.users.models import User
 from servicekit.errors import DomainError, ValidationFailed
-from servicekit.tokens import TokenClaims, token_issue
+from servicekit.tokens import ACCESS, REFRESH, InvalidToken, TokenClaims, token_issue, token_verify
 
 
 class InvalidCredentials(DomainError):
@@ -41,10 +43,54 @@ def user_register(*, username: str, email: str, password: str) -> User:
         raise ValidationFailed({"username": ["This username or email is taken."]}) from None
 
 
-def token_obtain(*, username: str, password: str) -> str:
+@dataclass(frozen=True)
+class TokenPair:
+    access: str
+    refresh: str
+
+
+def _token_pair(user: User) -> TokenPair:
+    claims = TokenClaims(
+        user_id=user.pk,
+        username=user.get_username(),
+        is_staff=user.is_staff,
+        version=user.token_version,
+    )
+    return TokenPair(
+        access=token_issue(claims=claims, kind=ACCESS),
+        refresh=token_issue(claims=claims, kind=REFRESH),
+    )
+
+
+def token_obtain(*, username: str, password: str) -> TokenPair:
     user = authenticate(username=username, password=password)
     if user is None or not user.is_active:
         raise InvalidCredentials("Wrong username or password.")
-    return token_issue(
-        claims=TokenClaims(user_id=user.pk, username=user.get_username(), is_staff=user.is_staff)
-    )
+    return _token_pair(user)
+
+
+def token_refresh(*, refresh: str) -> TokenPair:
+    """A new pair for a refresh token whose user still has the access it vouches for."""
+    try:
+        claims = token_verify(token=refresh, kind=REFRESH)
+    except InvalidToken as exc:
+        raise InvalidCredentials(str(exc)) from None
+    user = User.objects.filter(pk=claims.user_id).first()
+    if user is None or not user.is_active or user.token_version != claims.version:
+        raise InvalidCredentials("This refresh token has been revoked; log in again.")
+    return _token_pair(user)
+
+
+def user_password_change(*, user_id: int, old_password: str, new_password: str) -> TokenPair:
+    """Change the password; every token issued before is refused from then on. Returns a
+    new pair for the caller."""
+    user = User.objects.filter(pk=user_id).first()
+    if user is None or not user.check_password(old_password):
+        raise ValidationFailed({"old_password": ["This is not your current password."]})
+    try:
+        validate_password(new_password, user=user)
+    except DjangoValidationError as exc:
+        raise ValidationFailed({"new_password": list(exc.messages)}) from None
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    return _token_pair(user)
