@@ -27,7 +27,7 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Bearer tokens (servicekit.tokens): signed by the monolith with its private key, verified
 # offline by every service with these public keys (servicekit.keys says how to make them).
 CARVE_AUTH_PUBLIC_KEYS = keys.public_keys()
-CARVE_AUTH_ACCESS_TTL = env.env_int("CARVE_AUTH_ACCESS_TTL", 300)
+CARVE_AUTH_ACCESS_TTL = env.env_int("CARVE_AUTH_ACCESS_TTL", 900)
 CARVE_AUTH_REFRESH_TTL = env.env_int("CARVE_AUTH_REFRESH_TTL", 14 * 24 * 3600)
 
 # The fake card gateway: how long `tok_slow` takes.
