@@ -16,7 +16,9 @@ from typing import Any
 from servicekit import env, keys
 
 PRODUCTION = env.is_production()
-DEBUG = env.env_bool("DEBUG", default=not PRODUCTION)
+# Off in every mode unless asked for; even then API traffic gets JSON errors, never Django's
+# debug pages (servicekit.errors.JsonErrorsMiddleware).
+DEBUG = env.env_bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.allowed_hosts()
 CSRF_TRUSTED_ORIGINS = env.env_list("CSRF_TRUSTED_ORIGINS", [])
 # Behind carve's proxy, which sets these (and drops any a client sent): links the API
@@ -65,8 +67,8 @@ COMMON_APPS = [
 
 MIDDLEWARE = [
     "servicekit.metrics.RequestMetricsMiddleware",
-    "servicekit.errors.JsonNotFoundMiddleware",
     "servicekit.requestid.RequestIdMiddleware",
+    "servicekit.errors.JsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -111,7 +113,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
-WHITENOISE_AUTOREFRESH = DEBUG
+WHITENOISE_AUTOREFRESH = not PRODUCTION  # local mode serves static files as they change
 
 if PRODUCTION:
     SESSION_COOKIE_SECURE = env.env_bool("SESSION_COOKIE_SECURE", True)
