@@ -130,7 +130,18 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "COERCE_DECIMAL_TO_STRING": True,
+    # servicekit.throttles: 429 with Retry-After once a client passes these.
+    "DEFAULT_THROTTLE_RATES": {
+        "login": env.env_rate("CARVE_THROTTLE_LOGIN", "10/min"),
+        "login_account": env.env_rate("CARVE_THROTTLE_LOGIN_ACCOUNT", "5/min"),
+        "register": env.env_rate("CARVE_THROTTLE_REGISTER", "100/hour"),
+        "token_refresh": env.env_rate("CARVE_THROTTLE_REFRESH", "60/min"),
+    },
+    # Proxies in front that append to X-Forwarded-For (carve's proxy): the client's address
+    # is the one the last of them saw. 0 when the service is reached directly.
+    "NUM_PROXIES": env.env_int("CARVE_NUM_PROXIES", 1),
 }
+CACHES = {"default": env.cache()}
 
 
 def spectacular(title: str, description: str) -> dict[str, Any]:

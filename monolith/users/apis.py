@@ -3,11 +3,13 @@ from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from monolith.users import selectors, services
 from servicekit.auth import caller_id
 from servicekit.errors import NotFound
+from servicekit.throttles import LoginFailuresByAccount, LoginFailuresByAddress, report_failure
 from servicekit.tokens import ACCESS, REFRESH, lifetime
 
 
@@ -19,8 +21,15 @@ class UserOutputSerializer(serializers.Serializer):
 
 
 class UserRegisterApi(APIView):
+    """Register. The answer never says whether the username or the email was taken (that
+    would let anyone find out who has an account): it is the same 201 either way, and if
+    either was taken nothing is created, so logging in with them fails. Bad input (a
+    malformed email, a weak password) is a 400 with field errors as usual."""
+
     permission_classes = [AllowAny]
     authentication_classes: list = []
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "register"
 
     class InputSerializer(serializers.Serializer):
         username = serializers.RegexField(
@@ -31,12 +40,23 @@ class UserRegisterApi(APIView):
         email = serializers.EmailField(max_length=254)
         password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
 
-    @extend_schema(request=InputSerializer, responses={201: UserOutputSerializer})
+    class OutputSerializer(serializers.Serializer):
+        username = serializers.CharField()
+        email = serializers.EmailField()
+        detail = serializers.CharField()
+
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = services.user_register(**data.validated_data)
-        return Response(UserOutputSerializer(user).data, status=status.HTTP_201_CREATED)
+        registration = services.user_register(**data.validated_data)
+        body = {
+            "username": registration.username,
+            "email": registration.email,
+            "detail": "Unless this username or email was already in use, the account exists "
+            "now: log in with it.",
+        }
+        return Response(self.OutputSerializer(body).data, status=status.HTTP_201_CREATED)
 
 
 TOKEN_OUTPUT = inline_serializer(
@@ -66,8 +86,12 @@ def token_response(pair: services.TokenPair) -> Response:
 
 
 class TokenObtainApi(APIView):
+    """Log in. Wrong passwords are counted by address and by account: past the limit every
+    attempt, the right one included, is a 429 until the window has passed."""
+
     permission_classes = [AllowAny]
     authentication_classes: list = []
+    throttle_classes = [LoginFailuresByAddress, LoginFailuresByAccount]
 
     class InputSerializer(serializers.Serializer):
         username = serializers.CharField(max_length=150)
@@ -77,7 +101,12 @@ class TokenObtainApi(APIView):
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        return token_response(services.token_obtain(**data.validated_data))
+        try:
+            pair = services.token_obtain(**data.validated_data)
+        except services.InvalidCredentials:
+            report_failure(request, self)
+            raise
+        return token_response(pair)
 
 
 class TokenRefreshApi(APIView):
@@ -86,6 +115,8 @@ class TokenRefreshApi(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "token_refresh"
 
     class InputSerializer(serializers.Serializer):
         refresh = serializers.CharField(max_length=4096)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth import authenticate
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from rest_framework import status
 
 from monolith.users import events
@@ -21,26 +23,35 @@ class InvalidCredentials(DomainError):
     error_type = "authentication_failed"
 
 
-def user_register(*, username: str, email: str, password: str) -> User:
+@dataclass(frozen=True)
+class Registration:
+    """What registering answers: the same whether or not the account was created."""
+
+    username: str
+    email: str
+
+
+def user_register(*, username: str, email: str, password: str) -> Registration:
+    """Create the account unless the username or email is in use, and say nothing of which:
+    the caller sees the same outcome (and, hashing the password either way, about the same
+    time) in both cases."""
     email = email.strip().lower()
-    errors: dict[str, list[str]] = {}
-    if User.objects.filter(username__iexact=username).exists():
-        errors["username"] = ["This username is taken."]
-    if User.objects.filter(email__iexact=email).exists():
-        errors["email"] = ["An account with this email exists."]
     try:
         validate_password(password, user=User(username=username, email=email))
     except DjangoValidationError as exc:
-        errors["password"] = list(exc.messages)
-    if errors:
-        raise ValidationFailed(errors)
+        raise ValidationFailed({"password": list(exc.messages)}) from None
+    registration = Registration(username=username, email=email)
+    taken = User.objects.filter(Q(username__iexact=username) | Q(email__iexact=email))
+    if taken.exists():
+        make_password(password)
+        return registration
     try:
         with transaction.atomic():
             user = User.objects.create_user(username=username, email=email, password=password)
             events.user_registered(user)
-            return user
-    except IntegrityError:  # lost a race with the same username or email
-        raise ValidationFailed({"username": ["This username or email is taken."]}) from None
+    except IntegrityError:  # lost a race with the same username or email: the same answer
+        pass
+    return registration
 
 
 @dataclass(frozen=True)

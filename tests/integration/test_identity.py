@@ -1,5 +1,6 @@
-"""Identity across the deployment: a token is refused on every service within 5 s of its
-user's access changing, and nothing but the monolith's key signs a token anyone accepts."""
+"""What an attacker meets on every side of a deployment: a token is refused everywhere within
+5 s of its user's access changing, nothing but the monolith's key signs a token anyone
+accepts, and errors are JSON with a request id, never a debug page."""
 
 from __future__ import annotations
 
@@ -149,3 +150,19 @@ def test_no_side_accepts_a_token_the_monolith_did_not_sign(stack: Deployment):
         )
         for name, token in forged.items():
             assert status(stack, service, token) == 401, f"{service} accepted {name}"
+
+
+def test_every_side_answers_errors_in_json_never_a_debug_page(stack: Deployment):
+    for side in ("monolith", "payments", "inventory", "proxy"):
+        base = stack.urls[side]
+        for path, headers, expected in (
+            ("/api/nothing/here/", {}, 404),
+            ("/nothing", {}, 404),
+            ("/api/inventory/products/", {"Host": "evil.example"}, 400),
+        ):
+            response = requests.get(f"{base}{path}", headers=headers, timeout=10)
+            where = f"{side} {path} {headers}"
+            assert response.status_code == expected, where
+            assert response.headers["Content-Type"].startswith("application/json"), where
+            assert response.json()["request_id"] == response.headers["X-Request-ID"], where
+            assert "Traceback" not in response.text and "URLconf" not in response.text, where
