@@ -140,6 +140,8 @@ def test_local_mode_makes_its_own_key_pair_once_under_var(tmp_path):
         ({"DATABASE_URL": "nosuchdb://x"}, "DATABASE_URL is not a usable database URL"),
         ({"DEBUG": "maybe"}, "DEBUG='maybe' is not a boolean"),
         ({"CARVE_ENV": "staging"}, "CARVE_ENV='staging'"),
+        ({"CARVE_THROTTLE_LOGIN": "lots"}, "CARVE_THROTTLE_LOGIN='lots' is not a rate"),
+        ({"CARVE_CACHE_URL": "memcached://x"}, "CARVE_CACHE_URL='memcached://x'"),
     ],
 )
 def test_bad_settings_are_one_clear_line(tmp_path, overrides, complaint):
