@@ -10,6 +10,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core import signing
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -224,3 +225,52 @@ def test_refresh_gives_a_new_pair_until_the_user_is_deactivated(anon, make_user)
     deactivate(user)
     refused = anon.post("/api/users/token/refresh/", {"refresh": login["refresh"]}, format="json")
     assert refused.status_code == 401
+
+
+def pem_pair():
+    from cryptography.hazmat.primitives import serialization
+
+    private = Ed25519PrivateKey.generate()
+    private_pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return private_pem, keys.public_pem(private_pem)
+
+
+def test_rotation_old_tokens_pass_while_their_key_is_listed(make_user, settings):
+    user = make_user()
+    old_token = token_for(user)
+    new_private, new_public = pem_pair()
+    old_public = settings.CARVE_AUTH_PUBLIC_KEYS
+    settings.CARVE_AUTH_PRIVATE_KEY = new_private
+    settings.CARVE_AUTH_PUBLIC_KEYS = new_public + old_public
+    new_token = token_for(user)
+    assert (
+        jwt.get_unverified_header(new_token)["kid"] != jwt.get_unverified_header(old_token)["kid"]
+    )
+    assert answer(old_token, "/api/users/me/").status_code == 200
+    assert answer(new_token, "/api/users/me/").status_code == 200
+
+    settings.CARVE_AUTH_PUBLIC_KEYS = new_public  # the old key retired
+    assert answer(old_token, "/api/users/me/").status_code == 401
+    assert answer(new_token, "/api/users/me/").status_code == 200
+
+
+def test_the_admin_shows_the_token_version_and_revokes_on_deactivation(client, make_user):
+    admin = get_user_model().objects.create_superuser("boss", "boss@example.com", "pw")
+    user = make_user()
+    token = token_for(user)
+    client.force_login(admin)
+    page = client.get(f"/admin/users/user/{user.pk}/change/")
+    assert page.status_code == 200 and "Token version" in page.content.decode()
+    form = {
+        "username": user.username,
+        "email": user.email,
+        "is_staff": "",
+        "is_active": "",  # unticked: deactivated
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "00:00:00",
+    }
+    changed = client.post(f"/admin/users/user/{user.pk}/change/", form)
+    assert changed.status_code == 302, changed.content.decode()[:2000]
+    assert answer(token, "/api/users/me/").status_code == 401
