@@ -133,6 +133,11 @@ class StackConfig:
             env[f"{name.upper()}_DATABASE_URL"] = url  # for carve commands run beside
         if service and self.database_urls.get(service):
             env["DATABASE_URL"] = self.database_urls[service]
+        # Local mode's token keys are made under var/auth on first run (servicekit.keys):
+        # the public half lets the proxy verify the user id it puts canary users by.
+        public = self.var_dir / "auth" / "public.pem"
+        if "CARVE_AUTH_PUBLIC_KEYS" not in env and public.is_file():
+            env["CARVE_AUTH_PUBLIC_KEYS"] = public.read_text()
         return env
 
 

@@ -29,6 +29,7 @@ EVENT_CLASSES: tuple[type[Event], ...] = (
     payments.RefundOrderChargeV1,
     ownership.HandedOverV1,
     payments.ChargeRequestedV1,
+    users.UserAccessChangedV1,
 )
 
 REGISTRY: dict[str, dict[int, type[Event]]] = {}

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from monolith.inventory import services as inventory_services
@@ -20,8 +21,19 @@ _counter = itertools.count(1)
 
 def token_for(user: Any) -> str:
     return token_issue(
-        claims=TokenClaims(user_id=user.pk, username=user.username, is_staff=user.is_staff)
+        claims=TokenClaims(
+            user_id=user.pk,
+            username=user.username,
+            is_staff=user.is_staff,
+            version=user.token_version,
+        )
     )
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttles() -> None:
+    """Each test starts with no throttle counts (they live in the cache)."""
+    cache.clear()
 
 
 @pytest.fixture

@@ -81,7 +81,7 @@ class ProxyConfig:
     default_upstream: str = "monolith"
     admin_token: str | None = None
     routes_url: str | None = None
-    auth_key: str | None = None  # CARVE_AUTH_KEY: verifies bearer tokens for the canary
+    auth_key: str | None = None  # CARVE_AUTH_PUBLIC_KEYS (PEM): verifies tokens for the canary
     max_body_bytes: int = 100 << 20
     drain_seconds: float = 30.0
     retry_budget_ratio: float = 0.2  # retries may add at most this share of requests...
@@ -133,7 +133,7 @@ def finish(data: Mapping[str, Any], where: str) -> ProxyConfig:
 
     token_env = proxy.pop("admin_token_env", "CARVE_ADMIN_TOKEN")
     proxy.setdefault("admin_token", os.environ.get(token_env) or None)
-    proxy.setdefault("auth_key", os.environ.get("CARVE_AUTH_KEY") or None)
+    proxy.setdefault("auth_key", os.environ.get("CARVE_AUTH_PUBLIC_KEYS") or None)
     proxy.setdefault("routes_url", os.environ.get("CARVE_ROUTES_URL") or None)
     if "listen" in proxy:
         host, _, port = str(proxy.pop("listen")).rpartition(":")

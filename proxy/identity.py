@@ -1,58 +1,66 @@
 """Who is asking, for the sticky canary: the user id in a bearer token, else a cookie.
 
-Tokens are issued by the monolith with django.core.signing's TimestampSigner
-(salt "carve.auth.v1"): `base64url(json) ":" timestamp ":" base64url(hmac)`. The proxy
-must not import Django, so it reads the payload itself and, when CARVE_AUTH_KEY is
-configured, checks the HMAC the way Django computes it. Expiry is not checked: the
-cohort only needs a stable identity; the services still reject an expired token.
+Tokens are JWTs the monolith signs with its Ed25519 key (EdDSA). The proxy must not
+import Django, so it reads them with PyJWT itself: when the public keys are configured
+(CARVE_AUTH_PUBLIC_KEYS, PEM) the signature is checked, else the payload is read as it
+is. Expiry and revocation are not checked: the cohort only needs a stable identity; the
+services still refuse an expired or revoked token.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
-import json
 import secrets
-import zlib
+from typing import Any
 
-TOKEN_SALT = "carve.auth.v1"
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+PEM_END = "-----END PUBLIC KEY-----"
+ALGORITHMS = ["EdDSA"]
 
 
 class TokenReader:
     """Reads the user id from a bearer token; None when absent or not verifiable."""
 
     def __init__(self, auth_key: str | None) -> None:
-        # Django's salted_hmac: key = sha256(salt + "signer" + secret)
-        self._key = (
-            hashlib.sha256(f"{TOKEN_SALT}signer{auth_key}".encode()).digest() if auth_key else None
-        )
+        self._keys: list[Ed25519PublicKey] | None = None
+        if auth_key:
+            text = auth_key.replace("\\n", "\n")
+            blocks = [f"{b.strip()}\n{PEM_END}\n" for b in text.split(PEM_END) if b.strip()]
+            try:
+                loaded = [load_pem_public_key(block.encode()) for block in blocks]
+            except ValueError:
+                raise ValueError(
+                    "CARVE_AUTH_PUBLIC_KEYS holds a block that is not a PEM public key"
+                ) from None
+            self._keys = [key for key in loaded if isinstance(key, Ed25519PublicKey)]
 
     def user_id(self, authorization: str | None) -> str | None:
         if not authorization or authorization[:7].lower() != "bearer ":
             return None
         token = authorization[7:].strip()
-        value, _, signature = token.rpartition(":")
-        payload, _, timestamp = value.rpartition(":")
-        if not (payload and timestamp and signature):
-            return None
-        if self._key is not None:
-            digest = hmac.new(self._key, value.encode(), hashlib.sha256).digest()
-            expected = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-            if not hmac.compare_digest(expected, signature):
-                return None
+        claims: dict[str, Any] | None
         try:
-            data = _b64decode(payload.removeprefix("."))
-            if payload.startswith("."):
-                data = zlib.decompress(data)
-            uid = json.loads(data)["uid"]
-        except (ValueError, KeyError, TypeError, zlib.error):
+            if self._keys is None:
+                claims = jwt.decode(token, options={"verify_signature": False})
+            else:
+                claims = self._verified(token)
+        except jwt.PyJWTError:
             return None
-        return str(uid)
+        subject = claims.get("sub") if claims else None
+        return subject if isinstance(subject, str) and subject else None
 
-
-def _b64decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    def _verified(self, token: str) -> dict[str, Any] | None:
+        for key in self._keys or []:
+            try:
+                return dict(
+                    jwt.decode(token, key, algorithms=ALGORITHMS, options={"verify_exp": False})
+                )
+            except jwt.InvalidSignatureError:
+                continue
+        return None
 
 
 def bucket(identity: str) -> int:

@@ -2,7 +2,8 @@ from django.apps import AppConfig
 
 
 class ServicekitConfig(AppConfig):
-    """Installed for its management commands (ensure_superuser) and its OpenAPI extensions."""
+    """Installed for the users' access table (revoked tokens), its management commands
+    (ensure_superuser) and its OpenAPI extensions."""
 
     name = "servicekit"
     label = "servicekit"

@@ -1,4 +1,5 @@
-"""DRF authentication from a signed bearer token: no database read on any service."""
+"""DRF authentication from a signed bearer token: verified offline on every service, then
+checked against the user's access state that service keeps (servicekit.useraccess)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from dataclasses import dataclass
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from servicekit.tokens import InvalidToken, TokenClaims, token_verify
+from servicekit.tokens import ACCESS, InvalidToken, TokenClaims, token_verify
+from servicekit.useraccess import revocation_reason
 
 
 @dataclass(frozen=True)
@@ -42,9 +44,12 @@ class SignedTokenAuthentication(authentication.BaseAuthentication):
                 "Authorization header must be 'Bearer <token>' with one token."
             )
         try:
-            claims = token_verify(token=header[1].decode("ascii"))
+            claims = token_verify(token=header[1].decode("ascii"), kind=ACCESS)
         except (InvalidToken, UnicodeDecodeError) as exc:
             raise exceptions.AuthenticationFailed(str(exc) or "token is not valid")
+        reason = revocation_reason(claims)
+        if reason is not None:
+            raise exceptions.AuthenticationFailed(reason)
         return TokenUser.from_claims(claims), claims
 
     def authenticate_header(self, request: Request) -> str:

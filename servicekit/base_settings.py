@@ -13,10 +13,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from servicekit import env
+from servicekit import env, keys
 
 PRODUCTION = env.is_production()
-DEBUG = env.env_bool("DEBUG", default=not PRODUCTION)
+# Off in every mode unless asked for; even then API traffic gets JSON errors, never Django's
+# debug pages (servicekit.errors.JsonErrorsMiddleware).
+DEBUG = env.env_bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.allowed_hosts()
 CSRF_TRUSTED_ORIGINS = env.env_list("CSRF_TRUSTED_ORIGINS", [])
 # Behind carve's proxy, which sets these (and drops any a client sent): links the API
@@ -24,9 +26,11 @@ CSRF_TRUSTED_ORIGINS = env.env_list("CSRF_TRUSTED_ORIGINS", [])
 USE_X_FORWARDED_HOST = True
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-# Bearer tokens: issued by the monolith, verified offline by every service with this key.
-CARVE_AUTH_KEY = env.secret("CARVE_AUTH_KEY", service="shared")
-CARVE_AUTH_TOKEN_TTL = env.env_int("CARVE_AUTH_TOKEN_TTL", 24 * 3600)
+# Bearer tokens (servicekit.tokens): signed by the monolith with its private key, verified
+# offline by every service with these public keys (servicekit.keys says how to make them).
+CARVE_AUTH_PUBLIC_KEYS = keys.public_keys()
+CARVE_AUTH_ACCESS_TTL = env.env_int("CARVE_AUTH_ACCESS_TTL", 900)
+CARVE_AUTH_REFRESH_TTL = env.env_int("CARVE_AUTH_REFRESH_TTL", 14 * 24 * 3600)
 
 # The fake card gateway: how long `tok_slow` takes.
 CARVE_GATEWAY_SLOW_SECONDS = env.env_float("CARVE_GATEWAY_SLOW_SECONDS", 2.0)
@@ -63,8 +67,8 @@ COMMON_APPS = [
 
 MIDDLEWARE = [
     "servicekit.metrics.RequestMetricsMiddleware",
-    "servicekit.errors.JsonNotFoundMiddleware",
     "servicekit.requestid.RequestIdMiddleware",
+    "servicekit.errors.JsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -109,7 +113,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
-WHITENOISE_AUTOREFRESH = DEBUG
+WHITENOISE_AUTOREFRESH = not PRODUCTION  # local mode serves static files as they change
 
 if PRODUCTION:
     SESSION_COOKIE_SECURE = env.env_bool("SESSION_COOKIE_SECURE", True)
@@ -126,7 +130,18 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "COERCE_DECIMAL_TO_STRING": True,
+    # servicekit.throttles: 429 with Retry-After once a client passes these.
+    "DEFAULT_THROTTLE_RATES": {
+        "login": env.env_rate("CARVE_THROTTLE_LOGIN", "10/min"),
+        "login_account": env.env_rate("CARVE_THROTTLE_LOGIN_ACCOUNT", "5/min"),
+        "register": env.env_rate("CARVE_THROTTLE_REGISTER", "100/hour"),
+        "token_refresh": env.env_rate("CARVE_THROTTLE_REFRESH", "60/min"),
+    },
+    # Proxies in front that append to X-Forwarded-For (carve's proxy): the client's address
+    # is the one the last of them saw. 0 when the service is reached directly.
+    "NUM_PROXIES": env.env_int("CARVE_NUM_PROXIES", 1),
 }
+CACHES = {"default": env.cache()}
 
 
 def spectacular(title: str, description: str) -> dict[str, Any]:

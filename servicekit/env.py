@@ -4,6 +4,7 @@ clear refusal to start in production with unsafe values."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,31 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+RATE = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$")
+
+
+def env_rate(name: str, default: str) -> str:
+    """A DRF throttle rate, "<number>/<second|minute|hour|day>"."""
+    value = env_str(name, default).strip()
+    if not RATE.match(value):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a rate; write e.g. 10/min or 100/hour")
+    return value
+
+
+def cache(url_variable: str = "CARVE_CACHE_URL") -> dict[str, Any]:
+    """CACHES['default'] (throttle counts): Redis from a redis:// URL, else files under var/,
+    shared by every process of this host."""
+    url = env_str(url_variable)
+    if url.startswith(("redis://", "rediss://")):
+        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+    if url:
+        raise ImproperlyConfigured(f"{url_variable}={url!r}: use a redis:// URL or leave it unset")
+    return {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(var_dir() / "cache"),
+    }
 
 
 def is_production() -> bool:

@@ -11,14 +11,21 @@ and translate by hand.
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import Callable
 from typing import Any
 
+from django import db
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from servicekit import context, requestid
+
+logger = logging.getLogger(__name__)
 
 
 class DomainError(Exception):
@@ -112,6 +119,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         else:
             body = error_body(exc.error_type, exc.detail, code=exc.code, **exc.extra)
         return Response(body, status=exc.status_code)
+    if is_outage(exc):
+        return unavailable_response(exc)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -128,18 +137,74 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return response
 
 
+# ------------------------------------------------------------ outside the APIs' views
+# Django's own error answers (no view matched, a foreign Host, an unexpected exception, the
+# database gone) in the same format, with the request id to find the log lines by, and
+# never its HTML debug pages, whatever DEBUG says (they list settings, paths and every URL).
+
+RETRY_AFTER_SECONDS = 5
+OUTAGE_ERRORS = (db.OperationalError, db.InterfaceError)
+HTML_PREFIXES = ("/admin/",)  # pages for people, which keep Django's own error pages
+STATUS_TYPES = {
+    400: ("bad_request", "Bad request."),
+    403: ("permission_denied", "You do not have permission to perform this action."),
+    404: ("not_found", "Not found."),
+    405: ("method_not_allowed", "Method not allowed."),
+    500: ("server_error", "Internal server error."),
+    503: ("service_unavailable", "The service cannot reach its database; retry shortly."),
+}
+
+
+def json_error(request: HttpRequest, status_code: int, detail: str | None = None) -> JsonResponse:
+    error_type, default = STATUS_TYPES.get(status_code, ("error", "Error."))
+    body = error_body(error_type, detail or default, request_id=requestid.of(request))
+    response = JsonResponse(body, status=status_code)
+    if status_code == 503:
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def is_outage(exc: BaseException | None) -> bool:
+    """The database (or the connection to it) is gone: nothing the request did wrong."""
+    return isinstance(exc, OUTAGE_ERRORS)
+
+
+def unavailable_response(exc: BaseException) -> Response:
+    """DRF views: a database outage is a 503 the client may retry, not a 500."""
+    logger.warning("database unavailable: %s", exc)
+    body = error_body(
+        "service_unavailable", STATUS_TYPES[503][1], request_id=context.correlation_id()
+    )
+    return Response(body, status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def json_bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """handler400: also what a request for a Host not in ALLOWED_HOSTS gets."""
+    return json_error(request, 400)
+
+
+def json_permission_denied(
+    request: HttpRequest, exception: Exception | None = None
+) -> JsonResponse:
+    return json_error(request, 403)
+
+
 def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     """handler404 for URLs no view matches: the same body as the APIs give."""
-    return JsonResponse(error_body("not_found", f"No endpoint at {request.path}."), status=404)
+    return json_error(request, 404, f"No endpoint at {request.path}.")
 
 
 def json_server_error(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(error_body("server_error", "Internal server error."), status=500)
+    """handler500 (Django calls it while handling the exception)."""
+    if is_outage(sys.exc_info()[1]):
+        return json_error(request, 503)
+    return json_error(request, 500)
 
 
-class JsonNotFoundMiddleware:
-    """Under /api/, a path no view matches is the JSON 404 every API gives, even with
-    DEBUG on (where Django would answer its HTML debug page, different on every side)."""
+class JsonErrorsMiddleware:
+    """Every error answer outside the admin is JSON, even with DEBUG on: an HTML error page
+    from Django (debug page, DisallowedHost, a 404 no view matched) is replaced by the
+    JSON one, and a view's database outage answers 503 with Retry-After."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -147,6 +212,13 @@ class JsonNotFoundMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         is_html = response.get("Content-Type", "").startswith("text/html")
-        if response.status_code == 404 and is_html and request.path.startswith("/api/"):
-            return json_not_found(request)
+        if response.status_code >= 400 and is_html and not request.path.startswith(HTML_PREFIXES):
+            detail = f"No endpoint at {request.path}." if response.status_code == 404 else None
+            return json_error(request, response.status_code, detail)
         return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if is_outage(exception):
+            logger.warning("database unavailable: %s", exception)
+            return json_error(request, 503)
+        return None  # Django's handling, then __call__ makes any HTML page JSON

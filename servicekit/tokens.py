@@ -1,18 +1,34 @@
-"""Signed bearer tokens: issued by the monolith, verified by every service offline.
+"""Bearer tokens (JWT, PyJWT): issued by the monolith, verified by every service offline.
 
-A token is the user's claims signed with HMAC-SHA256 (django.core.signing) under a key
-shared through the environment (CARVE_AUTH_KEY), so any service can check it without a
-call back and without a database read.
+The monolith signs with its Ed25519 private key (EdDSA) and names the key in the header
+(`kid`); a service verifies with the public keys it was given (servicekit.keys) and
+accepts no other algorithm, so neither `alg: none` nor an HMAC signed with a public key
+passes. Two kinds: a short-lived access token, sent on every request, and a refresh
+token, which only the monolith takes back (POST /api/users/token/refresh/) for a new
+pair. `ver` is the user's token version: whatever ends a user's access (password,
+active or staff state, deletion) raises it, and older tokens are refused
+(servicekit.useraccess).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.conf import settings
-from django.core import signing
+from django.core.exceptions import ImproperlyConfigured
 
-SALT = "carve.auth.v1"
+from servicekit import keys
+
+ALGORITHM = "EdDSA"
+ISSUER = "carve-identity"
+ACCESS = "access"
+REFRESH = "refresh"
+REQUIRED_CLAIMS = ["exp", "iat", "iss", "sub", "typ", "ver", "usr", "stf"]
 
 
 class InvalidToken(Exception):
@@ -24,26 +40,70 @@ class TokenClaims:
     user_id: int
     username: str
     is_staff: bool
+    version: int = 1
 
 
-def _key() -> str:
-    return str(settings.CARVE_AUTH_KEY)
+@lru_cache(maxsize=4)
+def _signing_key(pem: str) -> tuple[str, Ed25519PrivateKey]:
+    private = keys.load_private(pem)
+    return keys.key_id(private.public_key()), private
 
 
-def token_issue(*, claims: TokenClaims) -> str:
-    payload = {"uid": claims.user_id, "usr": claims.username, "stf": claims.is_staff}
-    return signing.TimestampSigner(key=_key(), salt=SALT).sign_object(payload)
+@lru_cache(maxsize=4)
+def _verifying_keys(pems: str) -> dict[str, Ed25519PublicKey]:
+    return keys.load_publics(pems)
 
 
-def token_verify(*, token: str, max_age: int | None = None) -> TokenClaims:
-    signer = signing.TimestampSigner(key=_key(), salt=SALT)
-    ttl = settings.CARVE_AUTH_TOKEN_TTL if max_age is None else max_age
+def lifetime(kind: str) -> int:
+    """Seconds a token of `kind` stays valid."""
+    if kind == REFRESH:
+        return int(settings.CARVE_AUTH_REFRESH_TTL)
+    return int(settings.CARVE_AUTH_ACCESS_TTL)
+
+
+def token_issue(*, claims: TokenClaims, kind: str = ACCESS) -> str:
+    """Sign `claims` (the identity side only: it alone holds a private key)."""
+    pem = getattr(settings, "CARVE_AUTH_PRIVATE_KEY", None)
+    if not pem:
+        raise ImproperlyConfigured("only the identity side (the monolith) issues tokens")
+    kid, private = _signing_key(pem)
+    now = int(time.time())
+    payload: dict[str, Any] = {
+        "iss": ISSUER,
+        "sub": str(claims.user_id),
+        "usr": claims.username,
+        "stf": claims.is_staff,
+        "ver": claims.version,
+        "typ": kind,
+        "iat": now,
+        "exp": now + lifetime(kind),
+    }
+    return jwt.encode(payload, private, algorithm=ALGORITHM, headers={"kid": kid})
+
+
+def token_verify(*, token: str, kind: str = ACCESS) -> TokenClaims:
+    """The claims of a token of `kind` signed by a known identity key, not expired."""
     try:
-        payload = signer.unsign_object(token, max_age=ttl)
-        return TokenClaims(
-            user_id=int(payload["uid"]), username=str(payload["usr"]), is_staff=bool(payload["stf"])
+        kid = jwt.get_unverified_header(token).get("kid")
+        key = _verifying_keys(settings.CARVE_AUTH_PUBLIC_KEYS).get(str(kid))
+        if key is None:
+            raise InvalidToken("token is not signed by a known key")
+        payload = jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            options={"require": REQUIRED_CLAIMS},
         )
-    except signing.SignatureExpired:
-        raise InvalidToken("token has expired; log in again") from None
-    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        if payload["typ"] != kind:
+            raise InvalidToken(f"expected a token of type {kind!r}")
+        return TokenClaims(
+            user_id=int(payload["sub"]),
+            username=str(payload["usr"]),
+            is_staff=payload["stf"] is True,
+            version=int(payload["ver"]),
+        )
+    except jwt.ExpiredSignatureError:
+        raise InvalidToken("token has expired; refresh it or log in again") from None
+    except (jwt.PyJWTError, KeyError, TypeError, ValueError):
         raise InvalidToken("token is not valid") from None

@@ -21,6 +21,7 @@ READ_PATTERNS = [
     r'url_variable="([A-Z_]+)"',
     r'environ\.get\("([A-Z_]+)"',
     r'"([A-Z_]+_DATABASE_URL)"',
+    r'_VARIABLE = "([A-Z_]+)"',
 ]
 
 
@@ -89,3 +90,15 @@ def test_mounted_and_copied_files_exist():
     dockerfile = (REPO / "Dockerfile").read_text()
     for source in re.findall(r"^COPY (\S+)", dockerfile, flags=re.M):
         assert (REPO / source).exists(), source
+
+
+def test_only_the_identity_side_gets_the_private_key():
+    """The monolith signs tokens; every other process verifies with the public key only."""
+    for name, service in SERVICES.items():
+        environment = service.get("environment", {})
+        if name in ("monolith", "monolith-worker", "monolith-relay", "setup"):
+            assert "CARVE_AUTH_PRIVATE_KEY" in environment, name
+        else:
+            assert "CARVE_AUTH_PRIVATE_KEY" not in environment, name
+        if name not in ("postgres", "rabbitmq"):
+            assert "CARVE_AUTH_PUBLIC_KEYS" in environment, name

@@ -33,3 +33,15 @@ def test_the_proxy_waits_longer_for_an_answer_than_a_write_waits_for_a_handover(
     for upstream in long_wait.values():
         assert upstream["first_byte_timeout"] >= 50
         assert upstream["total_timeout"] >= upstream["first_byte_timeout"]
+
+
+def test_every_process_gets_the_local_public_key_once_it_exists(tmp_path, monkeypatch):
+    monkeypatch.delenv("CARVE_AUTH_PUBLIC_KEYS", raising=False)
+    config = StackConfig(var_dir=tmp_path)
+    assert "CARVE_AUTH_PUBLIC_KEYS" not in config.env_for(None)
+    (tmp_path / "auth").mkdir()
+    (tmp_path / "auth" / "public.pem").write_text("-----BEGIN PUBLIC KEY-----\n...")
+    for service in (None, "monolith", "payments"):
+        assert config.env_for(service)["CARVE_AUTH_PUBLIC_KEYS"].startswith("-----BEGIN PUBLIC")
+    given = StackConfig(var_dir=tmp_path, extra_env={"CARVE_AUTH_PUBLIC_KEYS": "mine"})
+    assert given.env_for(None)["CARVE_AUTH_PUBLIC_KEYS"] == "mine"

@@ -10,3 +10,6 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ["is_staff", "is_superuser", "is_active"]
     search_fields = ["username", "email"]
     ordering = ["id"]
+    # Raised by every change of password, active or staff state: tokens below it are refused.
+    readonly_fields = ["token_version"]
+    fieldsets = (*(DjangoUserAdmin.fieldsets or ()), ("Tokens", {"fields": ("token_version",)}))

@@ -2,33 +2,74 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
+import time
+
+import jwt
 import pytest
-from django.core import signing
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from proxy.identity import TokenReader, bucket
 from proxy.tests.conftest import Fake, ProxyFactory
 
 Trio = tuple[Fake, Fake, Fake]
-KEY = "test-auth-key-for-the-canary"
+SIGNING = Ed25519PrivateKey.generate()
+OTHER = Ed25519PrivateKey.generate()
 
 
-def token(uid: int, key: str = KEY) -> str:
-    """A token exactly as servicekit/tokens.py issues it."""
-    signer = signing.TimestampSigner(key=key, salt="carve.auth.v1")
-    return signer.sign_object({"uid": uid, "usr": f"user{uid}", "stf": False})
+def public_pem(private: Ed25519PrivateKey) -> str:
+    return (
+        private.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
-def test_the_user_id_is_read_from_a_django_signed_token() -> None:
+KEY = public_pem(SIGNING)
+
+
+def token(uid: int, key: Ed25519PrivateKey = SIGNING, **claims: object) -> str:
+    """A token shaped as servicekit/tokens.py issues it."""
+    now = int(time.time())
+    payload = {"sub": str(uid), "usr": f"user{uid}", "stf": False, "iat": now, "exp": now + 60}
+    return jwt.encode({**payload, **claims}, key, algorithm="EdDSA", headers={"kid": "k"})
+
+
+def test_the_user_id_is_read_from_a_signed_token() -> None:
     reader = TokenReader(KEY)
     assert reader.user_id(f"Bearer {token(42)}") == "42"
     assert reader.user_id(f"bearer {token(7)}") == "7"
 
 
-def test_a_long_payload_compressed_by_django_is_read_too() -> None:
-    signer = signing.TimestampSigner(key=KEY, salt="carve.auth.v1")
-    signed = signer.sign_object({"uid": 9, "usr": "u" * 500, "stf": False}, compress=True)
-    assert signed.startswith(".")
-    assert TokenReader(KEY).user_id(f"Bearer {signed}") == "9"
+def test_any_of_several_keys_verifies_during_a_rotation() -> None:
+    reader = TokenReader(public_pem(OTHER) + KEY.replace("\n", "\\n"))
+    assert reader.user_id(f"Bearer {token(3)}") == "3"
+    assert reader.user_id(f"Bearer {token(4, key=OTHER)}") == "4"
+
+
+def test_an_expired_token_still_names_its_user_for_the_cohort() -> None:
+    assert TokenReader(KEY).user_id(f"Bearer {token(8, exp=int(time.time()) - 60)}") == "8"
+
+
+def hs256_with_the_public_key(uid: int) -> str:
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    head = (
+        b64(json.dumps({"alg": "HS256"}).encode())
+        + "."
+        + b64(json.dumps({"sub": str(uid)}).encode())
+    )
+    return f"{head}.{b64(hmac.new(KEY.encode(), head.encode(), hashlib.sha256).digest())}"
+
+
+def forged(uid: int) -> str:
+    header, _, signature = token(uid).split(".")
+    return f"{header}.{token(uid + 1).split('.')[1]}.{signature}"
 
 
 @pytest.mark.parametrize(
@@ -38,9 +79,10 @@ def test_a_long_payload_compressed_by_django_is_read_too() -> None:
         "",
         "Basic dXNlcjpwYXNz",
         "Bearer not-a-token",
-        f"Bearer {token(42, key='another-key')}",
+        f"Bearer {token(42, key=OTHER)}",
         f"Bearer {token(42)[:-2]}xx",
-        "Bearer " + token(42).replace(token(42).split(":")[0], token(43).split(":")[0]),
+        f"Bearer {forged(42)}",
+        f"Bearer {hs256_with_the_public_key(42)}",
     ],
 )
 def test_an_unverifiable_token_gives_no_user(authorization: str | None) -> None:
@@ -48,7 +90,7 @@ def test_an_unverifiable_token_gives_no_user(authorization: str | None) -> None:
 
 
 def test_without_a_key_the_payload_is_read_unverified() -> None:
-    assert TokenReader(None).user_id(f"Bearer {token(5, key='whatever')}") == "5"
+    assert TokenReader(None).user_id(f"Bearer {token(5, key=OTHER)}") == "5"
 
 
 def test_buckets_are_stable_and_spread() -> None:

@@ -27,6 +27,6 @@ WSGI_APPLICATION = "extracted.inventory.config.wsgi.application"
 SPECTACULAR_SETTINGS = spectacular("carve inventory service", "The inventory context, extracted.")
 
 CARVE_CELERY_APP = "extracted.inventory.config.celery:app"
-CARVE_EVENT_HANDLER_MODULES = ["extracted.inventory.inventory.handlers"]
+CARVE_EVENT_HANDLER_MODULES = ["extracted.inventory.inventory.handlers", "servicekit.handlers"]
 CARVE_OWNABLE_CONTEXTS = ["inventory"]
 CARVE_PERIODIC_JOBS = ["messaging.ownership:watch", "messaging.commands:resume_parked"]

@@ -27,6 +27,6 @@ WSGI_APPLICATION = "extracted.payments.config.wsgi.application"
 SPECTACULAR_SETTINGS = spectacular("carve payments service", "The payments context, extracted.")
 
 CARVE_CELERY_APP = "extracted.payments.config.celery:app"
-CARVE_EVENT_HANDLER_MODULES = ["extracted.payments.payments.handlers"]
+CARVE_EVENT_HANDLER_MODULES = ["extracted.payments.payments.handlers", "servicekit.handlers"]
 CARVE_OWNABLE_CONTEXTS = ["payments"]
 CARVE_PERIODIC_JOBS = ["messaging.ownership:watch", "messaging.commands:resume_parked"]

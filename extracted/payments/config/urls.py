@@ -5,6 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from servicekit.health import health_urls
 from servicekit.metrics import metrics_urls
 
+handler400 = "servicekit.errors.json_bad_request"
+handler403 = "servicekit.errors.json_permission_denied"
 handler404 = "servicekit.errors.json_not_found"
 handler500 = "servicekit.errors.json_server_error"
 

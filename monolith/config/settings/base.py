@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from servicekit import env
+from servicekit import env, keys
 from servicekit.base_settings import *  # noqa: F403
-from servicekit.base_settings import COMMON_APPS, spectacular
+from servicekit.base_settings import CARVE_AUTH_PUBLIC_KEYS, COMMON_APPS, spectacular
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 SERVICE_NAME = CARVE_SERVICE_NAME = "monolith"
 SECRET_KEY = env.secret("SECRET_KEY", service=SERVICE_NAME)
+# The identity side: the only service that signs tokens.
+CARVE_AUTH_PRIVATE_KEY = keys.private_key()
+keys.check_pair(CARVE_AUTH_PRIVATE_KEY, CARVE_AUTH_PUBLIC_KEYS)
 DATABASES = {"default": env.database("monolith.sqlite3")}
 STATIC_ROOT = env.var_dir() / "static" / SERVICE_NAME
 

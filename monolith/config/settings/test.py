@@ -23,3 +23,6 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 INSTALLED_APPS = [*INSTALLED_APPS, "messaging.tests.ledger"]  # noqa: F405
 CARVE_EVENT_HANDLER_MODULES = ["messaging.tests.ledger.handlers"]
 CARVE_EVENTS_RETRY_BASE_SECONDS = 0.05
+
+# Throttle counts per test process, cleared before each test (monolith/conftest.py).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -1,0 +1,26 @@
+"""What every service keeps of each user's access: enough to refuse a revoked token."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class UserAccess(models.Model):
+    """The latest access state of a user, as the identity side announced it.
+
+    The monolith writes it with the change; the services from `users.UserAccessChanged`
+    events. A user without a row has never lost access since registering.
+    """
+
+    user_id = models.BigIntegerField(primary_key=True)
+    token_version = models.PositiveIntegerField()
+    is_active = models.BooleanField()
+    is_staff = models.BooleanField()
+    deleted = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "user access"
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} v{self.token_version}"

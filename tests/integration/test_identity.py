@@ -1,0 +1,168 @@
+"""What an attacker meets on every side of a deployment: a token is refused everywhere within
+5 s of its user's access changing, nothing but the monolith's key signs a token anyone
+accepts, and errors are JSON with a request id, never a debug page."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+
+import jwt
+import pytest
+import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.core import signing
+
+from carve.stack import REPO
+from tests.integration.harness import Deployment, deployment, wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+REVOCATION_SECONDS = 5.0
+# A path behind authentication on each side (staff-only where the side has one).
+PROBES = {
+    "monolith": "/api/inventory/reservations/",
+    "inventory": "/api/inventory/reservations/",
+    "payments": "/api/payments/charges/",
+}
+CHANGES = {
+    "deactivate": "user.is_active = False; user.save()",
+    "demote": "user.is_staff = False; user.save()",
+    "change_password": "user.set_password('another-long-passphrase'); user.save()",
+    "delete": "user.delete()",
+}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    with deployment(tmp_path_factory.mktemp("identity")) as running:
+        yield running
+
+
+def status(stack: Deployment, service: str, token: str) -> int:
+    response = requests.get(
+        f"{stack.urls[service]}{PROBES[service]}",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    return response.status_code
+
+
+def answers(stack: Deployment, service: str, token: str, expected: int) -> Callable[[], bool]:
+    return lambda: status(stack, service, token) == expected
+
+
+def on_the_monolith(stack: Deployment, code: str) -> None:
+    """Run `code` in the monolith's Django (as an operator's shell or the admin would)."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=REPO,
+        env=stack.env("monolith"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def staff_token(stack: Deployment, username: str) -> str:
+    proxy = stack.urls["proxy"]
+    registered = requests.post(
+        f"{proxy}/api/users/register/",
+        json={
+            "username": username,
+            "email": f"{username}@example.com",
+            "password": "pass-phrase-1",
+        },
+        timeout=10,
+    )
+    assert registered.status_code == 201, registered.text
+    on_the_monolith(
+        stack,
+        "from monolith.users.models import User; "
+        f"user = User.objects.get(username={username!r}); user.is_staff = True; user.save()",
+    )
+    login = requests.post(
+        f"{proxy}/api/users/token/",
+        json={"username": username, "password": "pass-phrase-1"},
+        timeout=10,
+    )
+    assert login.status_code == 200, login.text
+    return str(login.json()["access"])
+
+
+@pytest.mark.parametrize("change", sorted(CHANGES))
+def test_an_old_token_is_refused_on_every_service_within_5_s(stack: Deployment, change: str):
+    username = f"revoke-{change.replace('_', '-')}"
+    token = staff_token(stack, username)
+    for service in PROBES:  # the staff grant reaches every service first
+        wait_until(
+            answers(stack, service, token, 200),
+            timeout=30,
+            message=f"{service} never accepted the new staff token",
+        )
+
+    on_the_monolith(
+        stack,
+        "from monolith.users.models import User; "
+        f"user = User.objects.get(username={username!r}); {CHANGES[change]}",
+    )
+    changed_at = time.monotonic()
+    refused_after = {}
+    for service in PROBES:
+        wait_until(
+            answers(stack, service, token, 401),
+            timeout=max(0.0, changed_at + REVOCATION_SECONDS - time.monotonic()),
+            message=f"{service} still accepted the token {REVOCATION_SECONDS} s after {change}",
+        )
+        refused_after[service] = round(time.monotonic() - changed_at, 2)
+    print(f"{change}: refused after {refused_after} s")
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def test_no_side_accepts_a_token_the_monolith_did_not_sign(stack: Deployment):
+    real = staff_token(stack, "forger-target")
+    kid = jwt.get_unverified_header(real)["kid"]
+    claims = jwt.decode(real, options={"verify_signature": False})
+    header = b64(json.dumps({"alg": "none", "kid": kid}).encode())
+    head = f"{header}.{b64(json.dumps(claims).encode())}"
+    forged = {
+        "old development key": signing.TimestampSigner(
+            key="carve-insecure-dev-shared-carve_auth_key", salt="carve.auth.v1"
+        ).sign_object({"uid": claims["sub"], "usr": claims["usr"], "stf": True}),
+        "another key, the real kid": jwt.encode(
+            claims, Ed25519PrivateKey.generate(), algorithm="EdDSA", headers={"kid": kid}
+        ),
+        "alg none": f"{head}.",
+    }
+    for service in PROBES:
+        wait_until(
+            answers(stack, service, real, 200),
+            timeout=30,
+            message=f"{service} never accepted the real token",
+        )
+        for name, token in forged.items():
+            assert status(stack, service, token) == 401, f"{service} accepted {name}"
+
+
+def test_every_side_answers_errors_in_json_never_a_debug_page(stack: Deployment):
+    for side in ("monolith", "payments", "inventory", "proxy"):
+        base = stack.urls[side]
+        for path, headers, expected in (
+            ("/api/nothing/here/", {}, 404),
+            ("/nothing", {}, 404),
+            ("/api/inventory/products/", {"Host": "evil.example"}, 400),
+        ):
+            response = requests.get(f"{base}{path}", headers=headers, timeout=10)
+            where = f"{side} {path} {headers}"
+            assert response.status_code == expected, where
+            assert response.headers["Content-Type"].startswith("application/json"), where
+            assert response.json()["request_id"] == response.headers["X-Request-ID"], where
+            assert "Traceback" not in response.text and "URLconf" not in response.text, where
