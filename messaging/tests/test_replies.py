@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import transaction
 
 from contracts.envelope import Envelope
 from contracts.events.inventory import ReleaseReservationV1
 from messaging import commands, handlers, replies
 from messaging.models import ContextOwnership, ParkedCommand
+from messaging.tests.commanding import deliver_command
 from servicekit import context
 
 COMMAND_ID = uuid.uuid4()
@@ -72,22 +72,7 @@ def release_handler():
 
 
 def deliver(expires_at: datetime | None) -> Envelope:
-    command = ReleaseReservationV1(order_id=uuid.uuid4())
-    envelope = Envelope(
-        type=command.TYPE,
-        version=1,
-        aggregate=command.AGGREGATE,
-        aggregate_id=command.aggregate_id(),
-        sequence=1,
-        origin="monolith",
-        expires_at=expires_at,
-        data=command.model_dump(mode="json"),
-    )
-    with transaction.atomic():
-        handler = handlers.handler_for(command.TYPE)
-        assert handler is not None
-        handler.func(command, envelope)
-    return envelope
+    return deliver_command(ReleaseReservationV1(order_id=uuid.uuid4()), expires_at=expires_at)
 
 
 def soon(seconds: float) -> datetime:
