@@ -16,6 +16,8 @@ class Envelope(BaseModel):
     `sequence` is the aggregate's version after the change: consumers use it to drop
     stale or duplicate events and to wait for a missing one. `origin` is the service that
     made the change; a replica never re-publishes an event it did not originate.
+    `causation_id` is the id of the event or command whose handling published this one: a
+    reply names the command it answers (messaging/replies.py).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -30,6 +32,9 @@ class Envelope(BaseModel):
     origin: str
     correlation_id: str = ""
     causation_id: str = ""
+    # A command's time limit: not executed after it (see messaging/commands.py); None for
+    # events and for commands that must always run (compensations).
+    expires_at: datetime | None = None
     data: dict[str, Any]
 
     def to_json(self) -> str:

@@ -6,6 +6,11 @@ once the owner's result has replicated here (`done()`), or runs it if this side 
 meanwhile become the writer. Commands are idempotent by their business key, so a command
 both sides end up running still has one effect. Parking costs the consumer nothing: it
 never waits or retries on the broker for the other side.
+
+A command sent with an `expires_at` (messaging/replies.py) is discarded once that moment
+has passed, wherever it is: delivered late, or parked and resumed at a later route move.
+Its sender has given up on it (a saga that timed out and cancelled its order), so running
+it would act for a process that has ended, e.g. charge a cancelled order.
 """
 
 from __future__ import annotations
@@ -16,10 +21,11 @@ from contextvars import ContextVar
 from typing import TypeVar
 
 from django.db import transaction
+from django.utils import timezone
 
 from contracts.envelope import Envelope
 from contracts.registry import event_class
-from messaging import ownership
+from messaging import ownership, replies
 from messaging.handlers import handler_for
 from messaging.models import ParkedCommand
 
@@ -66,6 +72,14 @@ def handles_command(func: Callable[[C, Envelope], None]) -> Callable[[C, Envelop
     """Wrap a command handler so execute_or_defer() knows the envelope it may park."""
 
     def wrapped(command: C, envelope: Envelope) -> None:
+        if replies.expired(envelope, timezone.now()):
+            log.warning(
+                "discarded %s %s: it expired at %s (its sender gave up on it)",
+                envelope.type,
+                envelope.id,
+                envelope.expires_at,
+            )
+            return
         token = _handling.set(envelope)
         try:
             func(command, envelope)
@@ -87,7 +101,7 @@ def resume_parked(limit: int = 200) -> int:
         handler = handler_for(envelope.type)
         token = _resuming.set(True)
         try:
-            with transaction.atomic():
+            with transaction.atomic(), replies.handling(envelope):
                 if handler is not None:
                     event = event_class(envelope.type, envelope.version).model_validate(
                         envelope.data

@@ -7,6 +7,7 @@ exactly when its state change does; a rolled-back transaction publishes nothing.
 from __future__ import annotations
 
 import zlib
+from datetime import datetime
 
 from django.conf import settings
 from django.db import connection
@@ -29,8 +30,10 @@ def partition_of(aggregate: str, aggregate_id: str) -> int:
     return zlib.crc32(f"{aggregate}:{aggregate_id}".encode()) % RELAY_PARTITIONS
 
 
-def publish(event: Event, *, sequence: int) -> Envelope:
-    """Record `event` as version `sequence` of its aggregate, in the current transaction."""
+def publish(event: Event, *, sequence: int, expires_at: datetime | None = None) -> Envelope:
+    """Record `event` as version `sequence` of its aggregate, in the current transaction.
+
+    `expires_at` (commands only): past it, the command is discarded, never executed."""
     if not connection.in_atomic_block:
         raise NotInTransaction(
             f"publish({event.TYPE}) must run inside the transaction of the state change "
@@ -45,6 +48,7 @@ def publish(event: Event, *, sequence: int) -> Envelope:
         origin=settings.CARVE_SERVICE_NAME,
         correlation_id=context.correlation_id(),
         causation_id=context.causation_id(),
+        expires_at=expires_at,
         data=event.model_dump(mode="json"),
     )
     row = row_values(

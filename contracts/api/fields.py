@@ -9,6 +9,10 @@ from typing import Any
 from rest_framework import serializers
 
 MAX_AMOUNT = Decimal("1000000.00")
+# The currencies the example's shop sells and its card gateway settles. A well-formed code
+# outside this list ("XXX", "ABC") is refused like a malformed one: nothing can be priced,
+# charged or refunded in a currency the gateway does not take.
+CURRENCIES = ("CHF", "EUR", "GBP", "USD")
 
 
 class MoneyField(serializers.DecimalField):
@@ -23,10 +27,18 @@ class MoneyField(serializers.DecimalField):
 
 
 class CurrencyField(serializers.RegexField):
-    """An ISO 4217 code: three capital letters."""
+    """An ISO 4217 code of a currency the shop takes (CURRENCIES)."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault(
             "error_messages", {"invalid": "Use a three-letter ISO 4217 code, e.g. EUR."}
         )
         super().__init__(r"^[A-Z]{3}\Z", max_length=3, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        code = str(super().to_internal_value(data))
+        if code not in CURRENCIES:
+            raise serializers.ValidationError(
+                f"{code} is not a currency this shop takes; use one of {', '.join(CURRENCIES)}."
+            )
+        return code

@@ -35,7 +35,22 @@ class ChargeInput(serializers.Serializer):
     amount = MoneyField(min_value=Decimal("0.01"))
     currency = CurrencyField()
     card_token = serializers.CharField(max_length=64)
-    order_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+    order_id = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Always null: an order is paid when it is placed (POST /api/orders/).",
+    )
+
+    def validate_order_id(self, value: Any) -> None:
+        # An order's charge is made by the order itself (its saga, or in-process), for its
+        # total, by its user: a charge a caller makes can pay no order, theirs or another's.
+        if value is not None:
+            raise serializers.ValidationError(
+                "A charge cannot pay an order: an order is paid when it is placed "
+                "(POST /api/orders/). Leave order_id out."
+            )
+        return None
 
 
 class RefundInput(serializers.Serializer):

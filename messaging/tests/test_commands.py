@@ -3,12 +3,11 @@
 import uuid
 
 import pytest
-from django.db import transaction
 
-from contracts.envelope import Envelope
 from contracts.events.inventory import ReleaseReservationV1
 from messaging import commands, handlers
 from messaging.models import ContextOwnership, ParkedCommand
+from messaging.tests.commanding import deliver_command
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ran: list[str] = []
@@ -40,20 +39,7 @@ def release_handler():
 
 
 def deliver(order_id):
-    command = ReleaseReservationV1(order_id=order_id)
-    envelope = Envelope(
-        type=command.TYPE,
-        version=1,
-        aggregate=command.AGGREGATE,
-        aggregate_id=command.aggregate_id(),
-        sequence=1,
-        origin="monolith",
-        data=command.model_dump(mode="json"),
-    )
-    with transaction.atomic():
-        handler = handlers.handler_for(command.TYPE)
-        assert handler is not None
-        handler.func(command, envelope)
+    deliver_command(ReleaseReservationV1(order_id=order_id))
 
 
 def written_by(owner, state):

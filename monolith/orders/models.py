@@ -78,6 +78,8 @@ class OrderSaga(models.Model):
     card_token = models.CharField(max_length=64)
     cancel_reason = models.CharField(max_length=32, blank=True, default="")
     commands_sent = models.PositiveIntegerField(default=0)
+    # command type -> id of the last one sent: a reply counts only if it answers it
+    sent = models.JSONField(default=dict, blank=True)
     deadline = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -25,7 +25,8 @@ class Charge(models.Model):
     gateway_reference = models.CharField(max_length=64, blank=True, default="")
     refunded_amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     # NULL, not "": charges without a key must not collide in the unique constraint below.
-    idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    # "api:<the caller's key>" or "order:<order id>" (services.caller_key, order_key)
+    idempotency_key = models.CharField(max_length=260, null=True, blank=True)  # noqa: DJ001
     request_fingerprint = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -51,7 +51,9 @@ class ChargeListApi(APIView):
             charge = services.charge_create(user_id=caller_id(request), **data.validated_data)
         else:
             charge, replayed = services.charge_create_idempotent(
-                user_id=caller_id(request), idempotency_key=key, **data.validated_data
+                user_id=caller_id(request),
+                idempotency_key=services.caller_key(key),
+                **data.validated_data,
             )
             headers["Idempotent-Replayed"] = "true" if replayed else "false"
         return Response(
@@ -73,12 +75,17 @@ class ChargeDetailApi(APIView):
 class ChargeRefundApi(APIView):
     InputSerializer = api.RefundInput
 
-    @extend_schema(request=InputSerializer, responses={201: api.RefundOutput})
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: api.RefundOutput},
+        description="A charge that pays an order is refunded by cancelling the order: "
+        "refunding it here answers 409 `charge_pays_order`.",
+    )
     @waits_for_handover("payments")
     def post(self, request: Request, charge_id: UUID) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        refund = services.refund_create(
+        refund = services.refund_request(
             charge_id=charge_id, user_id=caller_id(request), **data.validated_data
         )
         return Response(api.RefundOutput(refund).data, status=status.HTTP_201_CREATED)

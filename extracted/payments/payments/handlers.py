@@ -14,7 +14,6 @@ from messaging.handlers import handles
 from messaging.ownership import me
 from extracted.payments.payments import replica, services
 from extracted.payments.payments.models import Charge
-from servicekit.errors import Conflict
 
 
 @handles(contract.ChargeRequestedV1)
@@ -27,33 +26,31 @@ def charge_changed(event: contract.ChargeState, envelope: Envelope) -> None:
         replica.charge_apply(event, envelope.sequence)
 
 
-def order_key(order_id: object) -> str:
-    """The Idempotency-Key of an order's charge: one charge per order, on either side."""
-    return f"order:{order_id}"
-
-
 @handles(contract.ChargeOrderV1)
 @handles_command
 def charge_order(command: contract.ChargeOrderV1, envelope: Envelope) -> None:
+    # A Conflict is not swallowed: "still in progress" is retried until the first request
+    # settles (its answer is then this command's answer); "key used with another request"
+    # cannot happen in order_key's space unless two different commands charge one order,
+    # and is dead-lettered for a person to see (the saga times out and undoes the order).
     def run() -> None:
-        try:
-            services.charge_create_idempotent(
-                user_id=command.user_id,
-                idempotency_key=order_key(command.order_id),
-                amount=command.amount,
-                currency=command.currency,
-                card_token=command.card_token,
-                order_id=command.order_id,
-            )
-        except Conflict:
-            pass  # the first request for this order is still being answered: it will settle
+        services.charge_create_idempotent(
+            user_id=command.user_id,
+            idempotency_key=services.order_key(command.order_id),
+            amount=command.amount,
+            currency=command.currency,
+            card_token=command.card_token,
+            order_id=command.order_id,
+        )
 
     execute_or_defer(
         "payments",
         what=f"charge order {command.order_id}",
         run=run,
         done=lambda: (
-            Charge.objects.filter(order_id=command.order_id)
+            Charge.objects.filter(
+                user_id=command.user_id, idempotency_key=services.order_key(command.order_id)
+            )
             .exclude(status=Charge.Status.PENDING)
             .exists()
         ),

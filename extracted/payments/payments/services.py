@@ -7,6 +7,13 @@ payments, then asks the gateway, then records the answer. With an Idempotency-Ke
 pending row sits under a unique (user, key) constraint. A concurrent or later request with
 the same key hits the constraint, waits for the first to settle and returns its result,
 so the card is charged once. The same key with a different request body is a 409.
+
+Keys live in two spaces that cannot meet: an API caller's key is stored as "api:<key>"
+(caller_key), the key of an order's charge, which the orders saga uses, as "order:<id>"
+(order_key). No request can take, or collide with, the key of an order's charge.
+
+A charge that pays an order is refunded only through the order (cancelling it refunds
+the charge and returns the stock): a customer's refund of it is a 409 charge_pays_order.
 """
 
 from __future__ import annotations
@@ -37,6 +44,17 @@ def card_token_validate(*, card_token: str) -> None:
         raise ValidationFailed(
             {"card_token": [f"Unknown test card {card_token!r}; use one of {known}."]}
         )
+
+
+def caller_key(key: str) -> str:
+    """Where an API caller's Idempotency-Key is kept: the callers' own key space."""
+    return f"api:{key}"
+
+
+def order_key(order_id: object) -> str:
+    """The key of an order's charge: one charge per order, on either side, in a key space
+    no API caller can write (see caller_key)."""
+    return f"order:{order_id}"
 
 
 def _apply_gateway_result(charge: Charge, result: gateway.GatewayResult) -> None:
@@ -169,11 +187,33 @@ def charge_create_idempotent(
     return _settle(charge, result), False
 
 
-@transaction.atomic
-def refund_create(
-    *, charge_id: UUID, amount: Decimal | None = None, reason: str = "", user_id: int | None = None
+def refund_create(*, charge_id: UUID, amount: Decimal | None = None, reason: str = "") -> Refund:
+    """Give back part or all of a captured charge (all of what is left by default).
+
+    The system's own refunds: an order's compensation (cancelled, timed out)."""
+    with transaction.atomic():
+        return _refund(_refundable(charge_id, user_id=None), amount, reason)
+
+
+def refund_request(
+    *, user_id: int, charge_id: UUID, amount: Decimal | None = None, reason: str = ""
 ) -> Refund:
-    """Give back part or all of a captured charge (all of what is left by default)."""
+    """A customer's refund of one of their charges; one that pays an order is a 409
+    (charge_pays_order): the order is cancelled instead, which refunds it and returns
+    the stock, so money and goods never part."""
+    with transaction.atomic():
+        charge = _refundable(charge_id, user_id=user_id)
+        if charge.order_id is not None:
+            raise Conflict(
+                f"Charge {charge_id} pays order {charge.order_id}; cancel the order "
+                f"(POST /api/orders/{charge.order_id}/cancel/) to refund it.",
+                code="charge_pays_order",
+                order_id=str(charge.order_id),
+            )
+        return _refund(charge, amount, reason)
+
+
+def _refundable(charge_id: UUID, *, user_id: int | None) -> Charge:
     ownership.ensure_owner("payments")
     charges = Charge.objects.select_for_update().filter(pk=charge_id)
     if user_id is not None:
@@ -186,6 +226,10 @@ def refund_create(
             f"Charge {charge_id} is {charge.status}; only captured charges refund.",
             code="charge_not_refundable",
         )
+    return charge
+
+
+def _refund(charge: Charge, amount: Decimal | None, reason: str) -> Refund:
     remaining = charge.amount - charge.refunded_amount
     amount = remaining if amount is None else amount
     if amount <= 0:
