@@ -5,7 +5,9 @@
 The service's queue ("carve.<service>") is durable and bound to the topic exchange
 "carve.events" with the routing keys of the events its handlers take. Delivery is
 at-least-once: tasks ack late, a task whose worker dies is put back, and the consumer
-caps redeliveries itself (see messaging.consumer).
+caps redeliveries itself (see messaging.consumer). A delivery the database or broker
+failed under is sent back to the queue uncounted (messaging.errors), never acknowledged
+as a failed task.
 
 Database connections outlive a task, as they outlive a request in Django: closed when
 older than CONN_MAX_AGE or broken, not before and after every task as Celery's Django
@@ -15,6 +17,7 @@ delivery's own queries).
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Any
 
@@ -26,6 +29,7 @@ from messaging import handlers
 from messaging.fstransport import broker_options
 
 CONSUME_TASK = "carve.events.consume"
+log = logging.getLogger("carve.events")
 
 
 def events_exchange() -> Exchange:
@@ -93,10 +97,16 @@ def create_celery_app(name: str | None = None) -> Celery:
     )
 
     @app.task(name=CONSUME_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
-    def consume(task: Any, envelopes: list[dict[str, Any]]) -> None:
+    def consume(
+        task: Any,
+        envelopes: list[dict[str, Any]],
+        counted: list[str] | None = None,
+        infrastructure_retries: int = 0,
+    ) -> None:
         from django.db import close_old_connections
 
         from messaging.consumer import consume_delivery
+        from messaging.errors import InfrastructureFailure
 
         close_old_connections()
         try:
@@ -104,8 +114,30 @@ def create_celery_app(name: str | None = None) -> Celery:
                 envelopes,
                 app=app,
                 redelivered=bool(task.request.delivery_info.get("redelivered")),
+                counted=counted or (),
             )
+        except InfrastructureFailure as failure:
+            # Celery acknowledges a task that raises (task_acks_on_failure_or_timeout): the
+            # delivery must go back instead, uncounted, and come again after a backoff.
+            _send_back(envelopes, failure, infrastructure_retries)
         finally:
             close_old_connections()
+
+    def _send_back(
+        envelopes: list[dict[str, Any]], failure: Any, infrastructure_retries: int
+    ) -> None:
+        from celery.exceptions import Reject
+
+        from messaging.failures import retry_delivery_uncounted
+
+        log.warning("the infrastructure failed under a delivery; it goes back: %s", failure)
+        try:
+            retry_delivery_uncounted(
+                app, envelopes, counted=failure.counted, retries=infrastructure_retries
+            )
+        except Exception as exc:
+            # The broker is away too: put the message back as it is (it will come again
+            # marked redelivered, and count one attempt, as after a worker's death).
+            raise Reject(f"could not send the delivery back: {exc}", requeue=True) from exc
 
     return app

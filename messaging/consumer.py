@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Collection
 from typing import Any
 
 from celery import Celery
@@ -33,7 +34,9 @@ from django.db import connection, transaction
 from pydantic import ValidationError
 
 from contracts.envelope import Envelope
-from messaging.failures import count_attempts, dead_letter, settle_failure
+from messaging.errors import INFRASTRUCTURE_ERRORS, InfrastructureFailure
+from messaging.failures import count_attempts, dead_letter, read_attempts, settle
+from messaging.fate import Facts, Fate, Outcome, decide, try_of
 from messaging.inbox import (
     FINISHED,
     Result,
@@ -103,11 +106,40 @@ def _apply_with_local_wait(envelope: Envelope) -> Result:
 
 
 def consume_delivery(
-    raw: list[dict[str, Any]], *, app: Celery, redelivered: bool = False
+    raw: list[dict[str, Any]],
+    *,
+    app: Celery,
+    redelivered: bool = False,
+    counted: Collection[str] = (),
 ) -> list[Result]:
-    """Apply the events of one broker message; returns what happened to each."""
+    """Apply the events of one broker message; returns what happened to each.
+
+    Raises InfrastructureFailure when the database or broker failed under it: nothing of
+    it may be acknowledged then (see messaging.errors). `counted`: ids whose attempt an
+    earlier try of this same delivery counted before the infrastructure failed.
+    """
+    tally = set(counted)
+    try:
+        return _consume(raw, app=app, redelivered=redelivered, tally=tally)
+    except INFRASTRUCTURE_ERRORS as exc:
+        raise InfrastructureFailure(exc, tally) from exc
+
+
+def _decide(facts: Facts) -> Fate:
+    return decide(
+        facts,
+        max_attempts=settings.CARVE_EVENTS_MAX_ATTEMPTS,
+        gap_attempts=settings.CARVE_EVENTS_GAP_ATTEMPTS,
+    )
+
+
+def _consume(
+    raw: list[dict[str, Any]], *, app: Celery, redelivered: bool, tally: set[str]
+) -> list[Result]:
     envelopes = _parse(raw)
     done, attempted = _known(envelopes)
+    if done & attempted:  # applied by a try that the infrastructure failed after
+        ConsumeAttempt.objects.filter(consumer=consumer_name(), event_id__in=done).delete()
     pending = [e for e in envelopes if e.id not in done]
     results = [Result("duplicate") for _ in envelopes]
     if not pending:
@@ -118,17 +150,20 @@ def consume_delivery(
     if redelivered or seen_before:
         with_attempts = {e.id for e in pending}
         for envelope in pending:
-            counted = count_attempts([envelope])[envelope.id]
-            if counted.attempts > settings.CARVE_EVENTS_MAX_ATTEMPTS:
-                # Only a worker that died mid-event gets here: failures stop at the cap.
-                reason = (
-                    DeadLetter.Reason.FAILED
-                    if counted.last_error
-                    else DeadLetter.Reason.WORKER_LOST
-                )
+            # A redelivery by the broker always counts (its worker may have died on it); a
+            # delivery sent back after an infrastructure failure counted its events once.
+            if redelivered or str(envelope.id) not in tally:
+                counted = count_attempts([envelope])[envelope.id]
+                tally.add(str(envelope.id))
+            else:
+                counted = read_attempts([envelope])[envelope.id]
+            fate = _decide(Facts(attempts=counted.attempts, last=counted.last_try))
+            if fate.outcome is Outcome.DEAD:
                 error = counted.last_error or "the worker died while handling this event"
                 with transaction.atomic():
-                    dead_letter(envelope, reason=reason, error=error, attempts=counted.attempts)
+                    dead_letter(
+                        envelope, reason=fate.reason, error=error, attempts=counted.attempts
+                    )
                 outcomes[envelope.id] = (Result("dead"), counted.attempts)
                 continue
             outcomes[envelope.id] = (_apply_with_local_wait(envelope), counted.attempts)
@@ -146,6 +181,7 @@ def consume_delivery(
         unfinished = [e for e in pending if outcomes[e.id][0].outcome not in FINISHED]
         for event_id, counted in (count_attempts(unfinished) if unfinished else {}).items():
             outcomes[event_id] = (outcomes[event_id][0], counted.attempts)
+            tally.add(str(event_id))
     finished = [
         e.id for e in pending if outcomes[e.id][0].outcome in FINISHED and e.id in with_attempts
     ]
@@ -153,7 +189,9 @@ def consume_delivery(
         ConsumeAttempt.objects.filter(consumer=consumer_name(), event_id__in=finished).delete()
     for envelope in pending:
         result, attempts = outcomes[envelope.id]
-        if result.outcome not in FINISHED and result.outcome != "dead":
-            settle_failure(app, envelope, result, attempts)
+        if result.outcome in FINISHED or result.outcome == "dead":
+            continue
+        fate = _decide(Facts(attempts=attempts, tried=try_of(result)))
+        settle(app, envelope, fate, result, attempts)
     by_id = {e.id: outcomes[e.id][0] for e in pending}
     return [by_id.get(e.id, Result("duplicate")) for e in envelopes]

@@ -86,6 +86,7 @@ class EventsEnv:
 
         def on_message(body: Any, message: Message) -> None:
             args = body[0] if isinstance(body, (list, tuple)) else body["args"]
+            kwargs = body[1] if isinstance(body, (list, tuple)) else body.get("kwargs", {})
             envelopes = args[0]
             self.received.extend(Envelope.from_dict(e) for e in envelopes)
             results.extend(
@@ -93,6 +94,7 @@ class EventsEnv:
                     envelopes,
                     app=self.app,
                     redelivered=message.delivery_info.get("redelivered", False),
+                    counted=kwargs.get("counted") or (),
                 )
             )
             message.ack()
