@@ -17,7 +17,6 @@ delivery's own queries).
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import Any
 
@@ -29,7 +28,6 @@ from messaging import handlers
 from messaging.fstransport import broker_options
 
 CONSUME_TASK = "carve.events.consume"
-log = logging.getLogger("carve.events")
 
 
 def events_exchange() -> Exchange:
@@ -105,39 +103,18 @@ def create_celery_app(name: str | None = None) -> Celery:
     ) -> None:
         from django.db import close_old_connections
 
-        from messaging.consumer import consume_delivery
-        from messaging.errors import InfrastructureFailure
+        from messaging.consumer import consume_message
 
         close_old_connections()
         try:
-            consume_delivery(
+            consume_message(
                 envelopes,
                 app=app,
                 redelivered=bool(task.request.delivery_info.get("redelivered")),
                 counted=counted or (),
+                infrastructure_retries=infrastructure_retries,
             )
-        except InfrastructureFailure as failure:
-            # Celery acknowledges a task that raises (task_acks_on_failure_or_timeout): the
-            # delivery must go back instead, uncounted, and come again after a backoff.
-            _send_back(envelopes, failure, infrastructure_retries)
         finally:
             close_old_connections()
-
-    def _send_back(
-        envelopes: list[dict[str, Any]], failure: Any, infrastructure_retries: int
-    ) -> None:
-        from celery.exceptions import Reject
-
-        from messaging.failures import retry_delivery_uncounted
-
-        log.warning("the infrastructure failed under a delivery; it goes back: %s", failure)
-        try:
-            retry_delivery_uncounted(
-                app, envelopes, counted=failure.counted, retries=infrastructure_retries
-            )
-        except Exception as exc:
-            # The broker is away too: put the message back as it is (it will come again
-            # marked redelivered, and count one attempt, as after a worker's death).
-            raise Reject(f"could not send the delivery back: {exc}", requeue=True) from exc
 
     return app

@@ -35,8 +35,15 @@ from pydantic import ValidationError
 
 from contracts.envelope import Envelope
 from messaging.errors import INFRASTRUCTURE_ERRORS, InfrastructureFailure
-from messaging.failures import count_attempts, dead_letter, read_attempts, settle
-from messaging.fate import Facts, Fate, Outcome, decide, try_of
+from messaging.failures import (
+    count_attempts,
+    dead_letter,
+    infrastructure_backoff,
+    read_attempts,
+    send_back_uncounted,
+    settle,
+)
+from messaging.fate import Facts, Fate, Outcome, Try, decide, try_of
 from messaging.inbox import (
     FINISHED,
     Result,
@@ -95,8 +102,21 @@ def _known(envelopes: list[Envelope]) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
     return done, attempted
 
 
-def _apply_with_local_wait(envelope: Envelope) -> Result:
-    deadline = time.monotonic() + LOCAL_WAIT_SECONDS
+class _LocalWait:
+    """LOCAL_WAIT_SECONDS for the early events of one delivery together, not for each:
+    behind a backlog (after an outage, say) every event of an aggregate queued after a
+    missing one is early, and waiting for each in turn would stall the consumer."""
+
+    def __init__(self) -> None:
+        self.deadline: float | None = None
+
+    def apply(self, envelope: Envelope) -> Result:
+        if self.deadline is None:
+            self.deadline = time.monotonic() + LOCAL_WAIT_SECONDS
+        return _apply_with_local_wait(envelope, self.deadline)
+
+
+def _apply_with_local_wait(envelope: Envelope, deadline: float) -> Result:
     while True:
         with transaction.atomic():
             result = apply_guarded(envelope)
@@ -145,6 +165,7 @@ def _consume(
     if not pending:
         return results
     seen_before = any(e.id in attempted for e in pending)
+    local_wait = _LocalWait()
     outcomes: dict[uuid.UUID, tuple[Result, int]] = {}
     with_attempts: set[uuid.UUID] = set()  # attempt rows exist: deleted once finished
     if redelivered or seen_before:
@@ -166,7 +187,15 @@ def _consume(
                     )
                 outcomes[envelope.id] = (Result("dead"), counted.attempts)
                 continue
-            outcomes[envelope.id] = (_apply_with_local_wait(envelope), counted.attempts)
+            if counted.last_try is Try.EARLY:
+                # Back from waiting for its predecessor: its wait is the backoff it had. A
+                # local wait for each such event (one delivery each) stalls a consumer
+                # working through a backlog of them.
+                with transaction.atomic():
+                    result = apply_guarded(envelope)
+            else:
+                result = local_wait.apply(envelope)
+            outcomes[envelope.id] = (result, counted.attempts)
     else:
         applied = apply_batch(pending)
         if applied is None:
@@ -175,7 +204,7 @@ def _consume(
         for envelope in pending:
             result = applied[envelope.id]
             if result.outcome == "retry":
-                result = _apply_with_local_wait(envelope)
+                result = local_wait.apply(envelope)
             outcomes[envelope.id] = (result, 1)
         # Only now, and only for what is to be retried or parked, is the attempt counted.
         unfinished = [e for e in pending if outcomes[e.id][0].outcome not in FINISHED]
@@ -195,3 +224,38 @@ def _consume(
         settle(app, envelope, fate, result, attempts)
     by_id = {e.id: outcomes[e.id][0] for e in pending}
     return [by_id.get(e.id, Result("duplicate")) for e in envelopes]
+
+
+def consume_message(
+    raw: list[dict[str, Any]],
+    *,
+    app: Celery,
+    redelivered: bool,
+    counted: Collection[str] = (),
+    infrastructure_retries: int = 0,
+) -> None:
+    """consume_delivery for a worker's task: should the database or broker fail under the
+    delivery, it is tried again here, uncounted, after a backoff, until it succeeds (so
+    the queue's order holds across an outage) or CARVE_EVENTS_INFRA_WAIT_SECONDS have
+    passed; then it is sent back to the queue, still uncounted. Never does the task fail:
+    Celery would acknowledge it (task_acks_on_failure_or_timeout)."""
+    deadline = time.monotonic() + settings.CARVE_EVENTS_INFRA_WAIT_SECONDS
+    tally = set(counted)
+    while True:
+        try:
+            consume_delivery(raw, app=app, redelivered=redelivered, counted=tally)
+            return
+        except InfrastructureFailure as failure:
+            tally, redelivered = failure.counted, False  # later tries are this worker's own
+            pause = infrastructure_backoff(infrastructure_retries)
+            infrastructure_retries += 1
+            if time.monotonic() + pause > deadline:
+                send_back_uncounted(app, raw, failure, retries=infrastructure_retries)
+                return
+            log.warning(
+                "the infrastructure failed under a delivery; trying it again in %.1f s: %s",
+                pause,
+                failure,
+            )
+            connection.close()  # a broken connection is opened afresh on the next try
+            time.sleep(pause)

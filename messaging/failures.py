@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery
+from celery.exceptions import Reject
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
@@ -21,6 +22,7 @@ from django.utils import timezone
 
 from contracts.envelope import Envelope
 from messaging.celeryapp import CONSUME_TASK, queue_name
+from messaging.errors import InfrastructureFailure
 from messaging.fate import Fate, Outcome, Try, try_of
 from messaging.inbox import Result, consumer_name
 from messaging.models import ConsumeAttempt, DeadLetter
@@ -162,17 +164,29 @@ def settle(app: Celery, envelope: Envelope, fate: Fate, result: Result, attempts
     retry_on_own_queue(app, [envelope.to_dict()], countdown=backoff_seconds(attempts))
 
 
-def retry_delivery_uncounted(
-    app: Celery, raw: list[dict[str, Any]], *, counted: set[str], retries: int
-) -> None:
-    """Send a delivery the infrastructure failed under back to this service's queue, after
-    a backoff capped at CARVE_EVENTS_INFRA_RETRY_MAX_SECONDS (so it resumes soon after the
-    database is back), carrying the ids whose attempt it counted already."""
+def infrastructure_backoff(retries: int) -> float:
+    """Seconds before the next try of a delivery the infrastructure failed under: jittered,
+    doubling, at most CARVE_EVENTS_INFRA_RETRY_MAX_SECONDS (how soon a consumer resumes
+    once its database is back)."""
     cap = settings.CARVE_EVENTS_INFRA_RETRY_MAX_SECONDS
-    countdown = min(settings.CARVE_EVENTS_RETRY_BASE_SECONDS * 2**retries, cap)
-    retry_on_own_queue(
-        app,
-        raw,
-        countdown=countdown * random.uniform(0.5, 1.0),
-        kwargs={"counted": sorted(counted), "infrastructure_retries": retries + 1},
-    )
+    base = min(settings.CARVE_EVENTS_RETRY_BASE_SECONDS * 2**retries, cap)
+    return base * random.uniform(0.5, 1.0)
+
+
+def send_back_uncounted(
+    app: Celery, raw: list[dict[str, Any]], failure: InfrastructureFailure, *, retries: int
+) -> None:
+    """Send a delivery the infrastructure failed under back to this service's queue after a
+    backoff, carrying the ids whose attempt it counted already."""
+    log.warning("the infrastructure failed under a delivery; it goes back: %s", failure)
+    try:
+        retry_on_own_queue(
+            app,
+            raw,
+            countdown=infrastructure_backoff(retries),
+            kwargs={"counted": sorted(failure.counted), "infrastructure_retries": retries},
+        )
+    except Exception as exc:
+        # The broker is away too: put the message back as it is (it comes again marked
+        # redelivered, and counts one attempt, as after a worker's death).
+        raise Reject(f"could not send the delivery back: {exc}", requeue=True) from exc

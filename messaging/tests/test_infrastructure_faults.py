@@ -10,6 +10,7 @@ only: an embedded database is a file); the shared server is never stopped.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import defaultdict
 
@@ -17,10 +18,17 @@ import pytest
 
 from messaging.celeryapp import CONSUME_TASK, queue_name
 from messaging.models import ConsumeAttempt, DeadLetter, InboxMessage
-from messaging.testing import FaultProxy, database_server, database_url, wait_until
+from messaging.testing import (
+    FaultProxy,
+    database_server,
+    database_url,
+    service_process,
+    wait_until,
+)
 from messaging.tests.factories import publish_stock_changes, stock_changed
 from messaging.tests.ledger.models import Effect
 from messaging.tests.workers import (
+    SETTINGS,
     effects_of,
     log_of,
     relay_everything,
@@ -29,7 +37,7 @@ from messaging.tests.workers import (
 )
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration, pytest.mark.slow]
-SENT_BACK = "the infrastructure failed under a delivery; it goes back"
+INFRASTRUCTURE_FAILED = "the infrastructure failed under a delivery"
 
 
 def applied_by_sku() -> dict[str, list[int]]:
@@ -47,14 +55,20 @@ def test_a_refused_transaction_sends_the_delivery_back_uncounted(events, tmp_pat
     (faults / "conflict-BLINK").touch()  # every transaction of BLINK's handler is refused
     publish_stock_changes(["BLINK", "STEADY"], per_sku=3)
     relay_everything(events)
-    worker = start_worker(events, tmp_path, env={"CARVE_EVENTS_MAX_ATTEMPTS": "2"})
+    # Tried again by the worker for 1 s, then sent back to the queue, and so on.
+    worker = start_worker(
+        events,
+        tmp_path,
+        env={"CARVE_EVENTS_MAX_ATTEMPTS": "2", "CARVE_EVENTS_INFRA_WAIT_SECONDS": "1"},
+    )
     try:
         # More tries than MAX_ATTEMPTS allows a failing handler: none of them counted.
         wait_until(
-            lambda: log_of(tmp_path).count(SENT_BACK) > 4,
+            lambda: log_of(tmp_path).count(f"{INFRASTRUCTURE_FAILED}; it goes back") > 2,
             timeout=60,
             message=f"the delivery was not sent back\n{log_of(tmp_path)}",
         )
+        assert f"{INFRASTRUCTURE_FAILED}; trying it again" in log_of(tmp_path)
         assert effects_of("BLINK") == []
         assert not DeadLetter.objects.exists()
         (faults / "conflict-BLINK").unlink()  # the database takes it again
@@ -77,13 +91,8 @@ def test_a_consumer_database_cut_while_events_flow_loses_nothing(events, tmp_pat
     per_sku = 100  # 2,000 events
     proxy = FaultProxy(*database_server())
     relay = None
-    worker = start_worker(events, tmp_path, database=database_url(through=proxy), concurrency=2)
+    worker = start_worker(events, tmp_path, database=database_url(through=proxy))
     try:
-        import sys
-
-        from messaging.testing import service_process
-        from messaging.tests.workers import SETTINGS
-
         relay = service_process(
             [sys.executable, "manage.py", "events_relay"],
             env=events.env(),
@@ -100,13 +109,20 @@ def test_a_consumer_database_cut_while_events_flow_loses_nothing(events, tmp_pat
         cut_at = time.monotonic()
         publish_stock_changes(skus, per_sku=per_sku - 25, first=26)  # flowing meanwhile
         wait_until(
-            lambda: SENT_BACK in log_of(tmp_path),
+            lambda: INFRASTRUCTURE_FAILED in log_of(tmp_path),
             timeout=60,
             message=f"the worker never met the outage\n{log_of(tmp_path)}",
         )
         time.sleep(max(0.0, cut_at + outage - time.monotonic()))  # the outage itself
         proxy.restore()
         restored_at = time.monotonic()
+        before = Effect.objects.count()
+        wait_until(
+            lambda: Effect.objects.count() > before,
+            timeout=60,
+            message=f"nothing applied once the database was back\n{log_of(tmp_path)[-5000:]}",
+        )
+        resumed = time.monotonic() - restored_at
         total = len(skus) * per_sku
         wait_until(
             lambda: Effect.objects.count() >= total,
@@ -114,10 +130,10 @@ def test_a_consumer_database_cut_while_events_flow_loses_nothing(events, tmp_pat
             message=f"events were lost ({Effect.objects.count()}/{total})\n"
             f"{log_of(tmp_path)[-5000:]}",
         )
-        recovery = time.monotonic() - restored_at
         print(
-            f"\ndatabase cut {outage} s, {total} events: every one applied "
-            f"{recovery:.1f} s after the database came back"
+            f"\ndatabase cut {outage} s while {total} events flowed: applying resumed "
+            f"{resumed:.1f} s after the database came back, the last of "
+            f"{total - before} waiting events applied after {time.monotonic() - restored_at:.1f} s"
         )
     finally:
         stop(worker)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 from pathlib import Path
 
 from messaging.models import OutboxMessage
@@ -25,7 +26,7 @@ def start_worker(
     database: str | None = None,
     concurrency: int = 1,
     env: dict[str, str] | None = None,
-) -> object:
+) -> subprocess.Popen[bytes]:
     full_env = {**events.env(), "CARVE_TEST_FAULT_DIR": str(tmp_path / "faults"), **(env or {})}
     if broker_url:
         full_env["CELERY_BROKER_URL"] = broker_url
@@ -38,7 +39,7 @@ def start_worker(
     )
 
 
-def stop(process) -> None:
+def stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
         try:
