@@ -5,11 +5,13 @@ import os
 import random
 import threading
 from collections import defaultdict
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.db import connections, transaction
 
+from contracts.events.inventory import ProductCreatedV1, StockChangedV1
 from contracts.events.users import UserRegisteredV1
 from messaging.models import OutboxMessage
 from messaging.outbox import publish
@@ -54,6 +56,30 @@ def test_relay_publishes_in_order_per_aggregate_and_marks_rows_sent(events):
     for sku, sequences in sequences_by_aggregate(events.received).items():
         assert sequences == list(range(1, 16)), sku
     assert Effect.objects.count() == 45
+
+
+def test_several_event_types_of_one_aggregate_go_out_in_their_order(events):
+    # Two routing keys interleaved on one aggregate: a relay that grouped a batch by key
+    # would send #1, #3, #5 (ProductCreated) before #2, #4, #6 (StockChanged).
+    for sequence in range(1, 7):
+        event_class = ProductCreatedV1 if sequence % 2 else StockChangedV1
+        with transaction.atomic():
+            publish(
+                event_class(
+                    sku="MIX",
+                    name="Mug",
+                    price=Decimal("4.50"),
+                    currency="EUR",
+                    on_hand=sequence,
+                    reserved=0,
+                    **({} if sequence % 2 else {"reason": "adjusted"}),
+                ),
+                sequence=sequence,
+            )
+    run_until_empty(relay_for_test(events, batch_size=50))
+    events.drain(until=lambda: Effect.objects.count() == 6)
+    assert [e.sequence for e in events.received] == [1, 2, 3, 4, 5, 6]
+    assert [e.type for e in events.received][:2] == [ProductCreatedV1.TYPE, StockChangedV1.TYPE]
 
 
 def test_a_relay_killed_after_publishing_republishes_and_the_effect_is_once(events):

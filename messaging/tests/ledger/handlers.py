@@ -19,7 +19,12 @@ from pathlib import Path
 from django.db import OperationalError
 
 from contracts.envelope import Envelope
-from contracts.events.inventory import ProductState, StockChangedV1, StockReservedV1
+from contracts.events.inventory import (
+    ProductCreatedV1,
+    ProductState,
+    StockChangedV1,
+    StockReservedV1,
+)
 from contracts.events.orders import OrderPlacedV1
 from messaging.handlers import handles
 from messaging.tests.ledger.models import Effect
@@ -60,6 +65,11 @@ def stock_changed(event: ProductState, envelope: Envelope) -> None:
         deadline = time.monotonic() + 60
         while blocker.exists() and time.monotonic() < deadline:
             time.sleep(0.02)
+    _record(envelope)
+
+
+@handles(ProductCreatedV1, ordered=True)
+def product_created(event: ProductCreatedV1, envelope: Envelope) -> None:
     _record(envelope)
 
 
