@@ -62,20 +62,24 @@ def test_several_event_types_of_one_aggregate_go_out_in_their_order(events):
     # Two routing keys interleaved on one aggregate: a relay that grouped a batch by key
     # would send #1, #3, #5 (ProductCreated) before #2, #4, #6 (StockChanged).
     for sequence in range(1, 7):
-        event_class = ProductCreatedV1 if sequence % 2 else StockChangedV1
-        with transaction.atomic():
-            publish(
-                event_class(
-                    sku="MIX",
-                    name="Mug",
-                    price=Decimal("4.50"),
-                    currency="EUR",
-                    on_hand=sequence,
-                    reserved=0,
-                    **({} if sequence % 2 else {"reason": "adjusted"}),
-                ),
-                sequence=sequence,
+        event: ProductCreatedV1 | StockChangedV1
+        price = Decimal("4.50")
+        if sequence % 2:
+            event = ProductCreatedV1(
+                sku="MIX", name="Mug", price=price, currency="EUR", on_hand=sequence, reserved=0
             )
+        else:
+            event = StockChangedV1(
+                sku="MIX",
+                name="Mug",
+                price=price,
+                currency="EUR",
+                on_hand=sequence,
+                reserved=0,
+                reason="adjusted",
+            )
+        with transaction.atomic():
+            publish(event, sequence=sequence)
     run_until_empty(relay_for_test(events, batch_size=50))
     events.drain(until=lambda: Effect.objects.count() == 6)
     assert [e.sequence for e in events.received] == [1, 2, 3, 4, 5, 6]
