@@ -5,7 +5,9 @@
 The service's queue ("carve.<service>") is durable and bound to the topic exchange
 "carve.events" with the routing keys of the events its handlers take. Delivery is
 at-least-once: tasks ack late, a task whose worker dies is put back, and the consumer
-caps redeliveries itself (see messaging.consumer).
+caps redeliveries itself (see messaging.consumer). A delivery the database or broker
+failed under is sent back to the queue uncounted (messaging.errors), never acknowledged
+as a failed task.
 
 Database connections outlive a task, as they outlive a request in Django: closed when
 older than CONN_MAX_AGE or broken, not before and after every task as Celery's Django
@@ -93,17 +95,24 @@ def create_celery_app(name: str | None = None) -> Celery:
     )
 
     @app.task(name=CONSUME_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
-    def consume(task: Any, envelopes: list[dict[str, Any]]) -> None:
+    def consume(
+        task: Any,
+        envelopes: list[dict[str, Any]],
+        counted: list[str] | None = None,
+        infrastructure_retries: int = 0,
+    ) -> None:
         from django.db import close_old_connections
 
-        from messaging.consumer import consume_delivery
+        from messaging.consumer import consume_message
 
         close_old_connections()
         try:
-            consume_delivery(
+            consume_message(
                 envelopes,
                 app=app,
                 redelivered=bool(task.request.delivery_info.get("redelivered")),
+                counted=counted or (),
+                infrastructure_retries=infrastructure_retries,
             )
         finally:
             close_old_connections()

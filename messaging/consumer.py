@@ -15,6 +15,11 @@ worker every time is dead-lettered after CARVE_EVENTS_MAX_ATTEMPTS deliveries or
 without dragging its neighbours. Failed events are counted then, and retried on this
 service's own queue with jittered exponential backoff.
 
+What becomes of each event (applied, waiting, retried, dead-lettered) is decided by
+messaging.fate.decide from the facts gathered here. A failure of the database or broker
+is no failure of a handler: consume_delivery raises InfrastructureFailure, and the
+worker's consume_message tries the delivery again, uncounted, until it goes through.
+
 Not counting up front saves each delivery a commit: on PostgreSQL a round trip, on SQLite
 a turn at the single write lock, which the consumer of a busy service otherwise waited for
 most of its time (benchmarks/README.md, events).
@@ -25,6 +30,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Collection
 from typing import Any
 
 from celery import Celery
@@ -33,7 +39,16 @@ from django.db import connection, transaction
 from pydantic import ValidationError
 
 from contracts.envelope import Envelope
-from messaging.failures import count_attempts, dead_letter, settle_failure
+from messaging.errors import INFRASTRUCTURE_ERRORS, InfrastructureFailure
+from messaging.failures import (
+    count_attempts,
+    dead_letter,
+    infrastructure_backoff,
+    read_attempts,
+    send_back_uncounted,
+    settle,
+)
+from messaging.fate import Facts, Fate, Outcome, Try, decide, try_of
 from messaging.inbox import (
     FINISHED,
     Result,
@@ -92,8 +107,21 @@ def _known(envelopes: list[Envelope]) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
     return done, attempted
 
 
-def _apply_with_local_wait(envelope: Envelope) -> Result:
-    deadline = time.monotonic() + LOCAL_WAIT_SECONDS
+class _LocalWait:
+    """LOCAL_WAIT_SECONDS for the early events of one delivery together, not for each:
+    behind a backlog (after an outage, say) every event of an aggregate queued after a
+    missing one is early, and waiting for each in turn would stall the consumer."""
+
+    def __init__(self) -> None:
+        self.deadline: float | None = None
+
+    def apply(self, envelope: Envelope) -> Result:
+        if self.deadline is None:
+            self.deadline = time.monotonic() + LOCAL_WAIT_SECONDS
+        return _apply_with_local_wait(envelope, self.deadline)
+
+
+def _apply_with_local_wait(envelope: Envelope, deadline: float) -> Result:
     while True:
         with transaction.atomic():
             result = apply_guarded(envelope)
@@ -103,35 +131,76 @@ def _apply_with_local_wait(envelope: Envelope) -> Result:
 
 
 def consume_delivery(
-    raw: list[dict[str, Any]], *, app: Celery, redelivered: bool = False
+    raw: list[dict[str, Any]],
+    *,
+    app: Celery,
+    redelivered: bool = False,
+    counted: Collection[str] = (),
 ) -> list[Result]:
-    """Apply the events of one broker message; returns what happened to each."""
+    """Apply the events of one broker message; returns what happened to each.
+
+    Raises InfrastructureFailure when the database or broker failed under it: nothing of
+    it may be acknowledged then (see messaging.errors). `counted`: ids whose attempt an
+    earlier try of this same delivery counted before the infrastructure failed.
+    """
+    tally = set(counted)
+    try:
+        return _consume(raw, app=app, redelivered=redelivered, tally=tally)
+    except INFRASTRUCTURE_ERRORS as exc:
+        raise InfrastructureFailure(exc, tally) from exc
+
+
+def _decide(facts: Facts) -> Fate:
+    return decide(
+        facts,
+        max_attempts=settings.CARVE_EVENTS_MAX_ATTEMPTS,
+        gap_attempts=settings.CARVE_EVENTS_GAP_ATTEMPTS,
+    )
+
+
+def _consume(
+    raw: list[dict[str, Any]], *, app: Celery, redelivered: bool, tally: set[str]
+) -> list[Result]:
     envelopes = _parse(raw)
     done, attempted = _known(envelopes)
+    if done & attempted:  # applied by a try that the infrastructure failed after
+        ConsumeAttempt.objects.filter(consumer=consumer_name(), event_id__in=done).delete()
     pending = [e for e in envelopes if e.id not in done]
     results = [Result("duplicate") for _ in envelopes]
     if not pending:
         return results
     seen_before = any(e.id in attempted for e in pending)
+    local_wait = _LocalWait()
     outcomes: dict[uuid.UUID, tuple[Result, int]] = {}
     with_attempts: set[uuid.UUID] = set()  # attempt rows exist: deleted once finished
     if redelivered or seen_before:
         with_attempts = {e.id for e in pending}
         for envelope in pending:
-            counted = count_attempts([envelope])[envelope.id]
-            if counted.attempts > settings.CARVE_EVENTS_MAX_ATTEMPTS:
-                # Only a worker that died mid-event gets here: failures stop at the cap.
-                reason = (
-                    DeadLetter.Reason.FAILED
-                    if counted.last_error
-                    else DeadLetter.Reason.WORKER_LOST
-                )
+            # A redelivery by the broker always counts (its worker may have died on it); a
+            # delivery sent back after an infrastructure failure counted its events once.
+            if redelivered or str(envelope.id) not in tally:
+                counted = count_attempts([envelope])[envelope.id]
+                tally.add(str(envelope.id))
+            else:
+                counted = read_attempts([envelope])[envelope.id]
+            fate = _decide(Facts(attempts=counted.attempts, last=counted.last_try))
+            if fate.outcome is Outcome.DEAD:
                 error = counted.last_error or "the worker died while handling this event"
                 with transaction.atomic():
-                    dead_letter(envelope, reason=reason, error=error, attempts=counted.attempts)
+                    dead_letter(
+                        envelope, reason=fate.reason, error=error, attempts=counted.attempts
+                    )
                 outcomes[envelope.id] = (Result("dead"), counted.attempts)
                 continue
-            outcomes[envelope.id] = (_apply_with_local_wait(envelope), counted.attempts)
+            if counted.last_try is Try.EARLY:
+                # Back from waiting for its predecessor: its wait is the backoff it had. A
+                # local wait for each such event (one delivery each) stalls a consumer
+                # working through a backlog of them.
+                with transaction.atomic():
+                    result = apply_guarded(envelope)
+            else:
+                result = local_wait.apply(envelope)
+            outcomes[envelope.id] = (result, counted.attempts)
     else:
         applied = apply_batch(pending)
         if applied is None:
@@ -140,12 +209,13 @@ def consume_delivery(
         for envelope in pending:
             result = applied[envelope.id]
             if result.outcome == "retry":
-                result = _apply_with_local_wait(envelope)
+                result = local_wait.apply(envelope)
             outcomes[envelope.id] = (result, 1)
         # Only now, and only for what is to be retried or parked, is the attempt counted.
         unfinished = [e for e in pending if outcomes[e.id][0].outcome not in FINISHED]
         for event_id, counted in (count_attempts(unfinished) if unfinished else {}).items():
             outcomes[event_id] = (outcomes[event_id][0], counted.attempts)
+            tally.add(str(event_id))
     finished = [
         e.id for e in pending if outcomes[e.id][0].outcome in FINISHED and e.id in with_attempts
     ]
@@ -153,7 +223,44 @@ def consume_delivery(
         ConsumeAttempt.objects.filter(consumer=consumer_name(), event_id__in=finished).delete()
     for envelope in pending:
         result, attempts = outcomes[envelope.id]
-        if result.outcome not in FINISHED and result.outcome != "dead":
-            settle_failure(app, envelope, result, attempts)
+        if result.outcome in FINISHED or result.outcome == "dead":
+            continue
+        fate = _decide(Facts(attempts=attempts, tried=try_of(result)))
+        settle(app, envelope, fate, result, attempts)
     by_id = {e.id: outcomes[e.id][0] for e in pending}
     return [by_id.get(e.id, Result("duplicate")) for e in envelopes]
+
+
+def consume_message(
+    raw: list[dict[str, Any]],
+    *,
+    app: Celery,
+    redelivered: bool,
+    counted: Collection[str] = (),
+    infrastructure_retries: int = 0,
+) -> None:
+    """consume_delivery for a worker's task: should the database or broker fail under the
+    delivery, it is tried again here, uncounted, after a backoff, until it succeeds (so
+    the queue's order holds across an outage) or CARVE_EVENTS_INFRA_WAIT_SECONDS have
+    passed; then it is sent back to the queue, still uncounted. Never does the task fail:
+    Celery would acknowledge it (task_acks_on_failure_or_timeout)."""
+    deadline = time.monotonic() + settings.CARVE_EVENTS_INFRA_WAIT_SECONDS
+    tally = set(counted)
+    while True:
+        try:
+            consume_delivery(raw, app=app, redelivered=redelivered, counted=tally)
+            return
+        except InfrastructureFailure as failure:
+            tally, redelivered = failure.counted, False  # later tries are this worker's own
+            pause = infrastructure_backoff(infrastructure_retries)
+            infrastructure_retries += 1
+            if time.monotonic() + pause > deadline:
+                send_back_uncounted(app, raw, failure, retries=infrastructure_retries)
+                return
+            log.warning(
+                "the infrastructure failed under a delivery; trying it again in %.1f s: %s",
+                pause,
+                failure,
+            )
+            connection.close()  # a broken connection is opened afresh on the next try
+            time.sleep(pause)

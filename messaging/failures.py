@@ -1,7 +1,8 @@
 """When an event cannot be applied: attempts counted, retries on this service's own queue
-with jittered exponential backoff, dead letters after CARVE_EVENTS_MAX_ATTEMPTS (or
-CARVE_EVENTS_GAP_ATTEMPTS for an event whose predecessor never came), and newer schema
-versions parked with a log line that says what to do.
+with jittered exponential backoff, dead letters, and newer schema versions parked with a
+log line that says what to do. Which of these befalls an event is messaging.fate's call;
+this module carries it out. A delivery the infrastructure failed under goes back to the
+queue uncounted (retry_delivery_uncounted).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery
+from celery.exceptions import Reject
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
@@ -20,6 +22,8 @@ from django.utils import timezone
 
 from contracts.envelope import Envelope
 from messaging.celeryapp import CONSUME_TASK, queue_name
+from messaging.errors import InfrastructureFailure
+from messaging.fate import Fate, Outcome, Try, try_of
 from messaging.inbox import Result, consumer_name
 from messaging.models import ConsumeAttempt, DeadLetter
 
@@ -31,6 +35,11 @@ log = logging.getLogger("carve.events")
 class Attempts:
     attempts: int
     last_error: str
+    last_try: Try
+
+
+def _attempts(attempts: int, last_error: str, last_try: str) -> Attempts:
+    return Attempts(attempts, last_error, Try(last_try) if last_try else Try.UNRECORDED)
 
 
 def count_attempts(envelopes: list[Envelope]) -> dict[uuid.UUID, Attempts]:
@@ -42,10 +51,7 @@ def count_attempts(envelopes: list[Envelope]) -> dict[uuid.UUID, Attempts]:
                     consumer=consumer_name(), event_id=envelope.id
                 )
                 ConsumeAttempt.objects.filter(pk=row.pk).update(attempts=F("attempts") + 1)
-            counted = ConsumeAttempt.objects.filter(
-                consumer=consumer_name(), event_id__in=[e.id for e in envelopes]
-            )
-            return {row.event_id: Attempts(row.attempts, row.last_error) for row in counted}
+        return read_attempts(envelopes)
     meta = ConsumeAttempt._meta
     quote = connection.ops.quote_name
     id_field = meta.get_field("event_id")
@@ -54,17 +60,26 @@ def count_attempts(envelopes: list[Envelope]) -> dict[uuid.UUID, Attempts]:
     for envelope in envelopes:
         params += [consumer_name(), id_field.get_db_prep_value(envelope.id, connection), now]
     table = quote(meta.db_table)
-    values = ", ".join(["(%s, %s, 1, '', %s)"] * len(envelopes))
+    values = ", ".join(["(%s, %s, 1, '', '', %s)"] * len(envelopes))
     sql = (
-        f"INSERT INTO {table} (consumer, event_id, attempts, last_error, updated_at) "
+        f"INSERT INTO {table} (consumer, event_id, attempts, last_error, last_try, updated_at) "
         f"VALUES {values} "
         f"ON CONFLICT (consumer, event_id) DO UPDATE SET attempts = {table}.attempts + 1, "
-        "updated_at = excluded.updated_at RETURNING event_id, attempts, last_error"
+        "updated_at = excluded.updated_at RETURNING event_id, attempts, last_error, last_try"
     )
     with connection.cursor() as cursor:  # one statement: its own transaction in autocommit
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    return {uuid.UUID(str(event_id)): Attempts(n, error) for event_id, n, error in rows}
+    return {uuid.UUID(str(event_id)): _attempts(*rest) for event_id, *rest in rows}
+
+
+def read_attempts(envelopes: list[Envelope]) -> dict[uuid.UUID, Attempts]:
+    """The attempts counted so far for each event, without counting one more."""
+    rows = ConsumeAttempt.objects.filter(
+        consumer=consumer_name(), event_id__in=[e.id for e in envelopes]
+    ).values_list("event_id", "attempts", "last_error", "last_try")
+    found = {row[0]: _attempts(row[1], row[2], row[3]) for row in rows}
+    return {e.id: found.get(e.id, Attempts(0, "", Try.UNRECORDED)) for e in envelopes}
 
 
 def dead_letter(envelope: Envelope, *, reason: str, error: str, attempts: int) -> None:
@@ -92,60 +107,86 @@ def backoff_seconds(attempt: int) -> float:
     return base * random.uniform(0.5, 1.0)
 
 
-def retry_on_own_queue(app: Celery, envelope: Envelope, attempt: int) -> None:
+def retry_on_own_queue(
+    app: Celery,
+    raw: list[dict[str, Any]],
+    *,
+    countdown: float,
+    kwargs: dict[str, Any] | None = None,
+) -> None:
     app.send_task(
         CONSUME_TASK,
-        args=[[envelope.to_dict()]],
+        args=[raw],
+        kwargs=kwargs or {},
         exchange="",
         routing_key=queue_name(),
-        countdown=backoff_seconds(attempt),
+        countdown=countdown,
     )
 
 
-def settle_failure(app: Celery, envelope: Envelope, result: Result, attempts: int) -> None:
-    if result.outcome == "parked":
-        log.warning(
-            "parked %s v%s event %s of %s %s: %s; once upgraded, replay it with "
-            "`carve events dlq replay --all`",
-            envelope.type,
-            envelope.version,
-            envelope.id,
-            envelope.aggregate,
-            envelope.aggregate_id,
-            result.error,
-        )
-        with transaction.atomic():
-            dead_letter(
-                envelope,
-                reason=DeadLetter.Reason.UNKNOWN_SCHEMA_VERSION,
-                error=result.error,
-                attempts=attempts,
+def settle(app: Celery, envelope: Envelope, fate: Fate, result: Result, attempts: int) -> None:
+    """Carry out the fate (messaging.fate.decide) of an event that did not finish."""
+    if fate.outcome is Outcome.DEAD:
+        if fate.reason == DeadLetter.Reason.UNKNOWN_SCHEMA_VERSION:
+            log.warning(
+                "parked %s v%s event %s of %s %s: %s; once upgraded, replay it with "
+                "`carve events dlq replay --all`",
+                envelope.type,
+                envelope.version,
+                envelope.id,
+                envelope.aggregate,
+                envelope.aggregate_id,
+                result.error,
             )
-        return
-    if result.outcome == "retry":
-        cap, reason = settings.CARVE_EVENTS_GAP_ATTEMPTS, DeadLetter.Reason.OUT_OF_ORDER
-    else:
-        cap, reason = settings.CARVE_EVENTS_MAX_ATTEMPTS, DeadLetter.Reason.FAILED
-    if attempts >= cap:
-        log.error(
-            "dead-lettered %s event %s after %d attempts: %s",
-            envelope.type,
-            envelope.id,
-            attempts,
-            result.error.strip().splitlines()[-1:],
-        )
+        else:
+            log.error(
+                "dead-lettered %s event %s (%s) after %d attempts: %s",
+                envelope.type,
+                envelope.id,
+                fate.reason,
+                attempts,
+                result.error.strip().splitlines()[-1:],
+            )
         with transaction.atomic():
-            dead_letter(envelope, reason=reason, error=result.error, attempts=attempts)
+            dead_letter(envelope, reason=fate.reason, error=result.error, attempts=attempts)
         return
     ConsumeAttempt.objects.filter(consumer=consumer_name(), event_id=envelope.id).update(
-        last_error=result.error
+        last_error=result.error, last_try=try_of(result)
     )
     log.info(
-        "retrying %s event %s (attempt %d of %d): %s",
+        "retrying %s event %s (%s, attempt %d): %s",
         envelope.type,
         envelope.id,
+        fate.outcome,
         attempts,
-        cap,
         result.error.strip().splitlines()[-1:],
     )
-    retry_on_own_queue(app, envelope, attempts)
+    retry_on_own_queue(app, [envelope.to_dict()], countdown=backoff_seconds(attempts))
+
+
+def infrastructure_backoff(retries: int) -> float:
+    """Seconds before the next try of a delivery the infrastructure failed under: jittered,
+    doubling, at most CARVE_EVENTS_INFRA_RETRY_MAX_SECONDS (how soon a consumer resumes
+    once its database is back)."""
+    cap = settings.CARVE_EVENTS_INFRA_RETRY_MAX_SECONDS
+    base = min(settings.CARVE_EVENTS_RETRY_BASE_SECONDS * 2**retries, cap)
+    return base * random.uniform(0.5, 1.0)
+
+
+def send_back_uncounted(
+    app: Celery, raw: list[dict[str, Any]], failure: InfrastructureFailure, *, retries: int
+) -> None:
+    """Send a delivery the infrastructure failed under back to this service's queue after a
+    backoff, carrying the ids whose attempt it counted already."""
+    log.warning("the infrastructure failed under a delivery; it goes back: %s", failure)
+    try:
+        retry_on_own_queue(
+            app,
+            raw,
+            countdown=infrastructure_backoff(retries),
+            kwargs={"counted": sorted(failure.counted), "infrastructure_retries": retries},
+        )
+    except Exception as exc:
+        # The broker is away too: put the message back as it is (it comes again marked
+        # redelivered, and counts one attempt, as after a worker's death).
+        raise Reject(f"could not send the delivery back: {exc}", requeue=True) from exc

@@ -16,6 +16,7 @@ from django.db import IntegrityError, connection, transaction
 
 from contracts.envelope import Envelope
 from contracts.registry import UnknownEventType, UnknownSchemaVersion, event_class
+from messaging.errors import INFRASTRUCTURE_ERRORS
 from messaging.handlers import RetryLater, handler_for
 from messaging.models import AggregateCursor, ConsumeAttempt, InboxMessage
 from messaging.sql import any_of, insert_statement, row_values, table
@@ -138,6 +139,8 @@ def apply_guarded(envelope: Envelope) -> Result:
     try:
         with transaction.atomic():
             return apply_event(envelope)
+    except INFRASTRUCTURE_ERRORS:
+        raise  # not the handler's failure: the delivery goes back whole (messaging.fate)
     except IntegrityError:
         # Almost always a concurrent delivery of the same event winning the inbox row.
         if InboxMessage.objects.filter(consumer=consumer_name(), event_id=envelope.id).exists():
@@ -282,6 +285,8 @@ def apply_batch(envelopes: list[Envelope]) -> dict[uuid.UUID, Result] | None:
                     )
             _insert_inbox(inbox)
             _forget_attempts([id_ for id_, r in results.items() if r.outcome in FINISHED])
+    except INFRASTRUCTURE_ERRORS:
+        raise
     except Exception:
         log.debug("a delivery failed as a whole; applying its events one by one", exc_info=True)
         return None

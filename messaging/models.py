@@ -103,6 +103,9 @@ class ConsumeAttempt(models.Model):
     event_id = models.UUIDField()
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
+    # What the last counted try came to (a messaging.fate.Try); empty when it recorded
+    # nothing, which is how a worker that died on the event shows.
+    last_try = models.CharField(max_length=20, blank=True, default="")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -86,6 +86,7 @@ class EventsEnv:
 
         def on_message(body: Any, message: Message) -> None:
             args = body[0] if isinstance(body, (list, tuple)) else body["args"]
+            kwargs = body[1] if isinstance(body, (list, tuple)) else body.get("kwargs", {})
             envelopes = args[0]
             self.received.extend(Envelope.from_dict(e) for e in envelopes)
             results.extend(
@@ -93,6 +94,7 @@ class EventsEnv:
                     envelopes,
                     app=self.app,
                     redelivered=message.delivery_info.get("redelivered", False),
+                    counted=kwargs.get("counted") or (),
                 )
             )
             message.ack()
@@ -154,25 +156,42 @@ def events_env(tmp_path: Path) -> Iterator[EventsEnv]:
             setattr(settings, name, value)
 
 
-def database_url() -> str:
-    """The URL of the database this test process uses (the test database)."""
+def database_url(*, through: FaultProxy | None = None) -> str:
+    """The URL of the database this test process uses (the test database), reached
+    directly or `through` a FaultProxy in front of its server (PostgreSQL only)."""
     db = connection.settings_dict
     if db["ENGINE"].endswith("sqlite3"):
+        if through is not None:
+            raise ValueError("a FaultProxy cuts a database server; SQLite is a file")
         return f"sqlite:///{db['NAME']}"
     user = db.get("USER") or "postgres"
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
     host, port = db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
+    if through is not None:
+        host, port = "127.0.0.1", through.port
     return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
 
 
+def database_server() -> tuple[str, int]:
+    """(host, port) of the test database's server, for a FaultProxy in front of it."""
+    db = connection.settings_dict
+    return db.get("HOST") or "127.0.0.1", int(db.get("PORT") or 5432)
+
+
 def service_process(
-    args: list[str], *, env: dict[str, str], log_path: Path, settings_module: str
+    args: list[str],
+    *,
+    env: dict[str, str],
+    log_path: Path,
+    settings_module: str,
+    database: str | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start a worker or relay of this service against the test database and broker."""
+    """Start a worker or relay of this service against the test database (or `database`,
+    e.g. the test database through a FaultProxy) and broker."""
     full_env = {
         **os.environ,
         **env,
-        "DATABASE_URL": database_url(),
+        "DATABASE_URL": database or database_url(),
         "DJANGO_SETTINGS_MODULE": settings_module,
         "PYTHONUNBUFFERED": "1",
     }

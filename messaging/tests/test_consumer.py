@@ -37,6 +37,58 @@ def test_events_of_one_aggregate_apply_in_order_whatever_order_they_arrive(event
     assert AggregateCursor.objects.get(aggregate_id="ORD").sequence == 3
 
 
+def test_a_late_predecessor_is_waited_for_up_to_the_gap_limit_then_dead_lettered_out_of_order(
+    events, settings
+):
+    from messaging import deadletters
+
+    settings.CARVE_EVENTS_MAX_ATTEMPTS = 2  # a handler's failures would be dead at 2 ...
+    settings.CARVE_EVENTS_GAP_ATTEMPTS = 5  # ... a missing predecessor is waited for longer
+    second = stock_changed("LATE", 2)
+    assert [r.outcome for r in consume_delivery([second.to_dict()], app=events.app)] == ["retry"]
+    events.drain(until=lambda: DeadLetter.objects.exists())
+    letter = DeadLetter.objects.get()
+    assert (letter.event_id, letter.reason, letter.attempts) == (second.id, "out_of_order", 5)
+    assert effects("LATE") == []
+
+    consume_delivery([stock_changed("LATE", 1).to_dict()], app=events.app)  # at last
+    assert deadletters.replay(reason="out_of_order", app=events.app) == 1
+    events.drain(until=lambda: effects("LATE") == [1, 2])
+    assert not ConsumeAttempt.objects.exists()
+
+
+def test_an_infrastructure_failure_consumes_nothing_and_counts_nothing(
+    events, tmp_path, monkeypatch
+):
+    from messaging.errors import InfrastructureFailure
+
+    monkeypatch.setenv("CARVE_TEST_FAULT_DIR", str(tmp_path))
+    (tmp_path / "conflict-BLINK").touch()
+    delivery = [stock_changed("STEADY", 1).to_dict(), stock_changed("BLINK", 1).to_dict()]
+    with pytest.raises(InfrastructureFailure) as failure:
+        consume_delivery(delivery, app=events.app)
+    assert "could not serialize access" in str(failure.value)
+    assert effects("STEADY") == [] and effects("BLINK") == []  # a fresh one goes back whole
+    assert not ConsumeAttempt.objects.exists() and not DeadLetter.objects.exists()
+
+    # A redelivery counts before each try (a worker might die on it) and applies event by
+    # event; sent back again with the ids it counted, its next try counts nothing more.
+    with pytest.raises(InfrastructureFailure) as failure:
+        consume_delivery(delivery, app=events.app, redelivered=True)
+    counted = failure.value.counted
+    for _ in range(3):
+        with pytest.raises(InfrastructureFailure):
+            consume_delivery(delivery, app=events.app, counted=counted)
+    assert list(ConsumeAttempt.objects.values_list("attempts", "last_try")) == [(1, "")]
+    assert not DeadLetter.objects.exists()
+
+    (tmp_path / "conflict-BLINK").unlink()
+    outcomes = consume_delivery(delivery, app=events.app, counted=counted)
+    assert [r.outcome for r in outcomes] == ["duplicate", "applied"]
+    assert effects("STEADY") == [1] and effects("BLINK") == [1]
+    assert not ConsumeAttempt.objects.exists() and not DeadLetter.objects.exists()
+
+
 def test_a_stale_event_is_a_no_op(events):
     consume_delivery(
         [stock_changed("OLD", 1).to_dict(), stock_changed("OLD", 2).to_dict()], app=events.app

@@ -15,60 +15,21 @@ from pathlib import Path
 
 import pytest
 
-from messaging.models import DeadLetter, InboxMessage, OutboxMessage
-from messaging.publishers import connect_publisher
-from messaging.relay import Relay, ensure_partitions
-from messaging.testing import (
-    FaultProxy,
-    celery_worker_args,
-    is_amqp,
-    service_process,
-    wait_until,
-)
+from messaging.models import DeadLetter, InboxMessage
+from messaging.testing import FaultProxy, is_amqp, service_process, wait_until
 from messaging.tests.factories import publish_stock_changes
 from messaging.tests.ledger.models import Effect
+from messaging.tests.workers import (
+    SETTINGS,
+    WORKER,
+    effects_of,
+    log_of,
+    relay_everything,
+    start_worker,
+    stop,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration, pytest.mark.slow]
-SETTINGS = "monolith.config.settings.test"
-WORKER = celery_worker_args("monolith.config.celery", concurrency=1)
-
-
-def start_worker(events, tmp_path, name="worker", broker_url=None):
-    env = {**events.env(), "CARVE_TEST_FAULT_DIR": str(tmp_path / "faults")}
-    if broker_url:
-        env["CELERY_BROKER_URL"] = broker_url
-    return service_process(
-        WORKER, env=env, log_path=tmp_path / f"{name}.log", settings_module=SETTINGS
-    )
-
-
-def stop(process):
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except Exception:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-
-
-def relay_everything(events):
-    ensure_partitions()
-    relay = Relay(lambda: connect_publisher(events.app))
-    try:
-        while relay.run_once() or OutboxMessage.objects.filter(sent_at__isnull=True).exists():
-            pass
-    finally:
-        relay.drop_publisher()
-
-
-def effects_of(sku):
-    return list(Effect.objects.filter(aggregate_id=sku).values_list("sequence", flat=True))
-
-
-def log_of(tmp_path, name="worker"):
-    path = tmp_path / f"{name}.log"
-    return path.read_text() if path.exists() else ""
 
 
 @pytest.mark.parametrize("victim", ["pool child", "whole worker"])

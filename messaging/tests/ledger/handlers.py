@@ -5,6 +5,8 @@
                                       until block-<sku> is removed
 <CARVE_TEST_FAULT_DIR>/crash-<sku>    the handler kills its own process (SIGKILL), as a
                                       segfault or the OOM killer would
+<CARVE_TEST_FAULT_DIR>/conflict-<sku> the database refuses the handler's transaction (a
+                                      serialization failure: an infrastructure error)
 """
 
 from __future__ import annotations
@@ -14,8 +16,15 @@ import signal
 import time
 from pathlib import Path
 
+from django.db import OperationalError
+
 from contracts.envelope import Envelope
-from contracts.events.inventory import ProductState, StockChangedV1, StockReservedV1
+from contracts.events.inventory import (
+    ProductCreatedV1,
+    ProductState,
+    StockChangedV1,
+    StockReservedV1,
+)
 from contracts.events.orders import OrderPlacedV1
 from messaging.handlers import handles
 from messaging.tests.ledger.models import Effect
@@ -46,6 +55,8 @@ def _record(envelope: Envelope) -> None:
 def stock_changed(event: ProductState, envelope: Envelope) -> None:
     if _fault(f"poison-{event.sku}"):
         raise Poisoned(f"poison pill for {event.sku}")
+    if _fault(f"conflict-{event.sku}"):
+        raise OperationalError("could not serialize access due to concurrent update")
     if _fault(f"crash-{event.sku}"):
         os.kill(os.getpid(), signal.SIGKILL)
     blocker = _fault(f"block-{event.sku}")
@@ -54,6 +65,11 @@ def stock_changed(event: ProductState, envelope: Envelope) -> None:
         deadline = time.monotonic() + 60
         while blocker.exists() and time.monotonic() < deadline:
             time.sleep(0.02)
+    _record(envelope)
+
+
+@handles(ProductCreatedV1, ordered=True)
+def product_created(event: ProductCreatedV1, envelope: Envelope) -> None:
     _record(envelope)
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from contracts.events.inventory import ReservationLine, StockChangedV1, StockReservedV1
 from messaging.handlers import RetryLater
+from messaging.models import OutboxMessage
 from monolith.inventory import replica
 from monolith.inventory.models import Product, Reservation, Stock
 
@@ -76,3 +77,21 @@ def test_reservations_replace_their_lines_and_wait_for_unknown_products():
     assert [(ln.product.sku, ln.quantity) for ln in reservation.lines.all()] == [("REP-1", 2)]
     assert not replica.reservation_apply(reserved, 1)
     assert reservation.lines.count() == 1
+
+
+def test_a_replicated_change_is_never_published_again():
+    # A copy that published the changes it applies would send them back to their origin,
+    # which would apply and publish them again: a replication loop.
+    replica.product_apply(state(10), 1)
+    replica.product_apply(state(8, 2), 2)
+    when = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    reserved = StockReservedV1(
+        order_id=uuid.uuid4(),
+        status="active",
+        lines=[ReservationLine(sku="REP-1", quantity=2)],
+        created_at=when,
+        updated_at=when,
+    )
+    assert replica.reservation_apply(reserved, 1)
+    assert copy() == (2, "Lamp", 8, 2)
+    assert not OutboxMessage.objects.exists()
