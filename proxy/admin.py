@@ -1,8 +1,7 @@
 """The admin API under /_carve/ and the dashboard page at /_carve/ui.
 
-Every /_carve/api/ call needs the admin token (`Authorization: Bearer TOKEN` or
-`X-Carve-Token: TOKEN`), compared in constant time. With no token configured the whole
-prefix answers 404: the admin API is never open by default. The dashboard page itself
+Every /_carve/api/ call needs the admin token (proxy/access.py). With no token configured
+the whole prefix answers 404: the admin API is never open by default. The dashboard page itself
 is static (no data) and asks for the token, which it keeps in the tab's sessionStorage
 and sends as a header, so there is no cookie to forge a request with.
 """
@@ -11,16 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hmac
 import time
-from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
 
 from aiohttp import web
 
+from proxy.access import AdminToken
 from proxy.config import ProxyConfig, RouteConfig
-from proxy.errors import error_response
+from proxy.errors import error_body, error_response
 from proxy.handler import ProxyHandler
 from proxy.metrics import Metrics
 from proxy.paths import BadPath
@@ -28,7 +26,6 @@ from proxy.routing import SAFE_METHODS
 from proxy.shadow import Shadow
 from routetable import RouteState, RouteTable, StoreError
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PREFIX = "/_carve"
 
 
@@ -46,7 +43,9 @@ class Admin:
         self.metrics = metrics
         self.shadow = shadow
         self.handler = handler
-        self._token = config.admin_token.encode() if config.admin_token else None
+        self._access = AdminToken(config.admin_token)
+        self._enabled = self._access.enabled
+        self._guarded = self._access.guarded
         self._page = resources.files("proxy").joinpath("static/dashboard.html").read_bytes()
 
     def setup(self, app: web.Application) -> None:
@@ -65,31 +64,6 @@ class Admin:
         add("*", "/{tail:.*}", self._enabled(self.not_found))
         app.router.add_route("*", PREFIX, self._enabled(self.not_found))  # the bare prefix
         app.add_subapp(PREFIX, admin)
-
-    # ---------------------------------------------------------------- access
-    def _enabled(self, handler: Handler) -> Handler:
-        @functools.wraps(handler)
-        async def wrapper(request: web.Request) -> web.StreamResponse:
-            if self._token is None:
-                return error_response(
-                    404, "admin_disabled", "the admin API is off: set CARVE_ADMIN_TOKEN"
-                )
-            return await handler(request)
-
-        return wrapper
-
-    def _guarded(self, handler: Handler) -> Handler:
-        @functools.wraps(handler)
-        async def wrapper(request: web.Request) -> web.StreamResponse:
-            given = request.headers.get("X-Carve-Token", "")
-            authorization = request.headers.get("Authorization", "")
-            if authorization[:7].lower() == "bearer ":
-                given = authorization[7:].strip()
-            if not hmac.compare_digest(given.encode(), self._token or b""):
-                return error_response(401, "bad_token", "a valid admin token is required")
-            return await handler(request)
-
-        return self._enabled(wrapper)
 
     # ---------------------------------------------------------------- pages
     async def ui(self, request: web.Request) -> web.Response:
@@ -136,9 +110,9 @@ class Admin:
         )
         if route is None:
             known = ", ".join(r.name for r in self.config.routes) or "none"
+            detail = f"no route {name}; known: {known}"  # serialised: the name is the client's
             raise web.HTTPNotFound(
-                text=f'{{"type": "not_found", "detail": "no route {name}; known: {known}"}}',
-                content_type="application/json",
+                text=error_body(404, "no_route", detail).decode(), content_type="application/json"
             )
         return route
 
