@@ -49,6 +49,7 @@ log = logging.getLogger("carve.proxy")
 MAX_HEAD = 32 << 10  # a request head (line and headers) over this is answered 431
 KEEPALIVE_SECONDS = 75.0  # as aiohttp's keepalive_timeout: idle connections are closed after
 SWEEP_SECONDS = 1.0
+LINGER_SECONDS = 2.0  # a refused client's bytes are read and dropped this long, then close
 _PLAIN_VERSIONS = frozenset({b"HTTP/1.1", b"HTTP/1.0"})
 _REQUEST_LINE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+ \S+ HTTP/1\.[01]")
 FD_RESERVE = 64  # open files kept for the listening socket, logs, the route store...
@@ -334,9 +335,18 @@ class FrontConnection(BaseProtocol):
         super().connection_lost(exc)  # wakes a reply waiting to write
 
     def refuse(self, status: int, code: str, detail: str) -> None:
-        """Answer `status` (not a request anyone made) and close."""
-        self.write(refusal(status, code, detail))
-        self.close()
+        """Answer `status` (not a request anyone made) and close. What the client is still
+        sending is read and dropped for a moment first: closing with unread bytes would
+        reset the connection, and the client might never see the answer."""
+        self.closing = True
+        self.buffer = bytearray()
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        transport.write(refusal(status, code, detail))
+        if transport.can_write_eof():
+            transport.write_eof()
+        self._loop.call_later(LINGER_SECONDS, self.close)
 
     def data_received(self, data: bytes) -> None:
         if self.closing:

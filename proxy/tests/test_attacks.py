@@ -4,7 +4,9 @@ each attack the proxy serves normal traffic again (no slot, breaker or connectio
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import time
 from collections.abc import Callable
 
@@ -222,3 +224,133 @@ async def test_metrics_are_not_public_through_the_proxy(
     assert (await proxy.client.get("/metrics/")).status == 400
     assert await metric(proxy, "carve_proxy_breaker_open", backend="monolith") == 0
     assert [r for f in trio for r in f.seen] == []
+
+
+async def test_a_slowloris_head_is_cut_at_the_head_deadline(
+    trio: Trio, make_proxy: ProxyFactory
+) -> None:
+    """Each byte reset the idle sweep: a head sent a byte at a time was never closed."""
+    proxy = await make_proxy(*trio, head_seconds=0.5)
+    reader, writer = await asyncio.open_connection("127.0.0.1", proxy.client.port)
+    writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n")
+    started = time.monotonic()
+    answer = b""
+    while not answer and time.monotonic() - started < 10:
+        writer.write(b"X")
+        with contextlib.suppress(TimeoutError):
+            answer = await asyncio.wait_for(reader.read(), timeout=0.2)
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 408 "), answer
+    assert [r for f in trio for r in f.seen] == []
+
+
+async def test_a_worker_refuses_connections_over_its_cap_with_a_clear_answer(
+    trio: Trio, make_proxy: ProxyFactory
+) -> None:
+    proxy = await make_proxy(*trio, max_connections=3)
+    port = proxy.client.port
+    assert port is not None
+    idle = [await asyncio.open_connection("127.0.0.1", port) for _ in range(3)]
+    status, data = await raw_request(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status == 503 and b"too_many_connections" in data
+    for _, writer in idle:
+        writer.close()
+    served: list[int] = []
+
+    async def ask() -> None:
+        status, _ = await raw_request(
+            port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        served.append(status)
+
+    deadline = time.monotonic() + 10
+    while not served or served[-1] != 200:
+        assert time.monotonic() < deadline, f"never served again: {served}"
+        await ask()
+
+
+@pytest.mark.parametrize(
+    ("head", "status"),
+    [
+        (
+            b"GET / HTTP/1.1\r\n"
+            + b"".join(b"X-%d: %s\r\n" % (i, b"v" * 7000) for i in range(100)),
+            431,
+        ),
+        (b"GET /\r\n", 400),  # HTTP/0.9
+        (b"GET / HTTP/2.0\r\nHost: x\r\n", 400),
+        (b"GET / HTTP/1.2\r\nHost: x\r\n", 400),
+        (b"GARBAGE\r\nHost: x\r\n", 400),
+        (b"GET /a/%c0%ae%c0%ae/_carve HTTP/1.1\r\nHost: x\r\n", 400),  # overlong UTF-8
+        (b"GET /a/..;/b HTTP/1.1\r\nHost: x\r\n", 400),
+    ],
+    ids=[
+        "head-700k",
+        "http-0.9",
+        "http-2.0",
+        "http-1.2",
+        "garbage",
+        "overlong-utf8",
+        "dotdot-params",
+    ],
+)
+async def test_malformed_requests_are_refused_with_one_info_line(
+    trio: Trio,
+    make_proxy: ProxyFactory,
+    caplog: pytest.LogCaptureFixture,
+    head: bytes,
+    status: int,
+) -> None:
+    proxy = await make_proxy(*trio)
+    port = proxy.client.port
+    assert port is not None
+    with caplog.at_level(logging.INFO):
+        got, data = await raw_request(port, head + b"Connection: close\r\n\r\n")
+    assert got == status, data
+    assert [r for f in trio for r in f.seen] == []
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert not any(r.exc_info for r in caplog.records)
+
+
+async def test_retries_and_fallback_share_one_deadline(
+    trio: Trio, make_proxy: ProxyFactory
+) -> None:
+    """A slow service GET took 3 attempts of the first-byte timeout, then 3 more at the
+    monolith: each had its own clock."""
+    slow = {"first_byte_timeout": 0.5, "total_timeout": 1.0, "retries": 2}
+    proxy = await make_proxy(*trio, upstream_settings={"payments": slow, "monolith": slow})
+    await proxy.set_state("payments", "extracted")
+    started = time.monotonic()
+    response = await proxy.client.get("/api/payments/x?delay=5")
+    took = time.monotonic() - started
+    assert response.status == 504
+    assert took < 2.0, f"{took:.2f} s: more than the one deadline of 1 s"
+
+
+async def test_a_get_whose_service_breaks_mid_body_falls_back(
+    trio: Trio, make_proxy: ProxyFactory
+) -> None:
+    """The service promises 100 bytes, sends 10 and closes: nothing went to the client
+    yet, so the GET is served by the monolith, as documented."""
+
+    async def broken(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(broken, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    monolith, _, inventory = trio
+    try:
+        service = Fake("payments", trio[1].server)
+        proxy = await make_proxy(monolith, service, inventory)
+        handler = proxy.app[HANDLER]
+        handler.upstreams["payments"].pool.port = port
+        await proxy.set_state("payments", "extracted")
+        response = await proxy.client.get("/api/payments/x")
+        assert response.status == 200
+        assert (await response.json())["upstream"] == "monolith"
+    finally:
+        server.close()
+        await server.wait_closed()
