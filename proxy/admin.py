@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Any
 
 from aiohttp import web
+from yarl import URL
 
 from proxy.access import AdminToken
 from proxy.config import ProxyConfig, RouteConfig
@@ -24,9 +25,21 @@ from proxy.metrics import Metrics
 from proxy.paths import BadPath
 from proxy.routing import SAFE_METHODS
 from proxy.shadow import Shadow
-from routetable import RouteState, RouteTable, StoreError
+from routetable import Mode, RouteState, RouteTable, StoreError
 
 PREFIX = "/_carve"
+
+
+def redacted_url(url: str) -> str:
+    """A store URL without its password (`redis://:***@host/0`): shown on the dashboard, in
+    the API and by `carve routes list`, so never with the secret."""
+    try:
+        parsed = URL(url)
+    except ValueError:
+        return "<unparsable URL>"
+    if parsed.password is None:
+        return url
+    return str(parsed.with_password("***"))
 
 
 class Admin:
@@ -98,7 +111,7 @@ class Admin:
     def _table_json(self) -> dict[str, Any]:
         return {
             "version": self.table.snapshot.version,
-            "store": self.table.store.url,
+            "store": redacted_url(self.table.store.url),
             "store_error": self.table.last_error,
             "default": self.config.default_upstream,
         }
@@ -136,6 +149,11 @@ class Admin:
         try:
             data = await request.json()
             state = RouteState.parse(str(data["state"]))
+            if state.mode is Mode.CANARY and state.percent == 0:
+                raise ValueError(
+                    "canary 0 would serve no reads from the service but send it every write: "
+                    "use shadow (writes stay on the monolith) or canary 1..100"
+                )
         except (ValueError, KeyError, TypeError) as exc:
             detail = f'send {{"state": "monolith|shadow|canary N|extracted"}}: {exc}'
             return error_response(400, "bad_state", detail)

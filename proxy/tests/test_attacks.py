@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
-from proxy.app import HANDLER
+from proxy.app import HANDLER, TABLE
 from proxy.tests.conftest import TOKEN, Fake, Proxy, ProxyFactory, metric, raw_request
 
 Trio = tuple[Fake, Fake, Fake]
@@ -354,3 +354,28 @@ async def test_a_get_whose_service_breaks_mid_body_falls_back(
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_the_route_stores_password_is_never_shown(
+    trio: Trio, make_proxy: ProxyFactory
+) -> None:
+    proxy = await make_proxy(*trio)
+    proxy.app[TABLE].store.url = "redis://:hunter2@127.0.0.1:6379/0?prefix=carve:routes:"
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    for page in ("/_carve/api/routes", "/_carve/api/stats"):
+        answer = await (await proxy.client.get(page, headers=auth)).json()
+        assert answer["store"] == "redis://:***@127.0.0.1:6379/0?prefix=carve:routes:"
+
+
+async def test_canary_0_is_refused(trio: Trio, make_proxy: ProxyFactory) -> None:
+    """canary 0 moved every write to the service while it served no reads."""
+    proxy = await make_proxy(*trio)
+    response = await proxy.client.put(
+        "/_carve/api/routes/payments",
+        json={"state": "canary 0"},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    assert response.status == 400
+    assert "use shadow" in (await response.json())["detail"]
+    written = await proxy.client.post("/api/payments/charges/", json={})
+    assert (await written.json())["upstream"] == "monolith"
