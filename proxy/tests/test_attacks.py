@@ -281,6 +281,7 @@ async def test_a_worker_refuses_connections_over_its_cap_with_a_clear_answer(
         (b"GET / HTTP/2.0\r\nHost: x\r\n", 400),
         (b"GET / HTTP/1.2\r\nHost: x\r\n", 400),
         (b"GARBAGE\r\nHost: x\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n", 400),  # aiohttp's parser refuses
         (b"GET /a/%c0%ae%c0%ae/_carve HTTP/1.1\r\nHost: x\r\n", 400),  # overlong UTF-8
         (b"GET /a/..;/b HTTP/1.1\r\nHost: x\r\n", 400),
     ],
@@ -290,6 +291,7 @@ async def test_a_worker_refuses_connections_over_its_cap_with_a_clear_answer(
         "http-2.0",
         "http-1.2",
         "garbage",
+        "bad-header",
         "overlong-utf8",
         "dotdot-params",
     ],
