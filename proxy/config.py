@@ -93,7 +93,7 @@ class ProxyConfig:
     head_seconds: float = 10.0  # a request head must be complete this long after it began
     # The names clients reach the proxy by (`Host`, with a port if not 80): X-Forwarded-Host
     # and a rewritten Location use the client's Host only when it is one of these, else
-    # the first; none configured: the proxy's listen address.
+    # the first; none configured: no X-Forwarded-Host, and a relative Location.
     public_hosts: tuple[str, ...] = ()
     shadow: ShadowConfig = field(default_factory=ShadowConfig)
 
