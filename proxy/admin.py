@@ -1,8 +1,7 @@
 """The admin API under /_carve/ and the dashboard page at /_carve/ui.
 
-Every /_carve/api/ call needs the admin token (`Authorization: Bearer TOKEN` or
-`X-Carve-Token: TOKEN`), compared in constant time. With no token configured the whole
-prefix answers 404: the admin API is never open by default. The dashboard page itself
+Every /_carve/api/ call needs the admin token (proxy/access.py). With no token configured
+the whole prefix answers 404: the admin API is never open by default. The dashboard page itself
 is static (no data) and asks for the token, which it keeps in the tab's sessionStorage
 and sends as a header, so there is no cookie to forge a request with.
 """
@@ -11,25 +10,36 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hmac
 import time
-from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
 
 from aiohttp import web
+from yarl import URL
 
+from proxy.access import AdminToken
 from proxy.config import ProxyConfig, RouteConfig
-from proxy.errors import error_response
+from proxy.errors import error_body, error_response
 from proxy.handler import ProxyHandler
 from proxy.metrics import Metrics
 from proxy.paths import BadPath
 from proxy.routing import SAFE_METHODS
 from proxy.shadow import Shadow
-from routetable import RouteState, RouteTable, StoreError
+from routetable import Mode, RouteState, RouteTable, StoreError
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PREFIX = "/_carve"
+
+
+def redacted_url(url: str) -> str:
+    """A store URL without its password (`redis://:***@host/0`): shown on the dashboard, in
+    the API and by `carve routes list`, so never with the secret."""
+    try:
+        parsed = URL(url)
+    except ValueError:
+        return "<unparsable URL>"
+    if parsed.password is None:
+        return url
+    return str(parsed.with_password("***"))
 
 
 class Admin:
@@ -46,7 +56,9 @@ class Admin:
         self.metrics = metrics
         self.shadow = shadow
         self.handler = handler
-        self._token = config.admin_token.encode() if config.admin_token else None
+        self._access = AdminToken(config.admin_token)
+        self._enabled = self._access.enabled
+        self._guarded = self._access.guarded
         self._page = resources.files("proxy").joinpath("static/dashboard.html").read_bytes()
 
     def setup(self, app: web.Application) -> None:
@@ -65,31 +77,6 @@ class Admin:
         add("*", "/{tail:.*}", self._enabled(self.not_found))
         app.router.add_route("*", PREFIX, self._enabled(self.not_found))  # the bare prefix
         app.add_subapp(PREFIX, admin)
-
-    # ---------------------------------------------------------------- access
-    def _enabled(self, handler: Handler) -> Handler:
-        @functools.wraps(handler)
-        async def wrapper(request: web.Request) -> web.StreamResponse:
-            if self._token is None:
-                return error_response(
-                    404, "admin_disabled", "the admin API is off: set CARVE_ADMIN_TOKEN"
-                )
-            return await handler(request)
-
-        return wrapper
-
-    def _guarded(self, handler: Handler) -> Handler:
-        @functools.wraps(handler)
-        async def wrapper(request: web.Request) -> web.StreamResponse:
-            given = request.headers.get("X-Carve-Token", "")
-            authorization = request.headers.get("Authorization", "")
-            if authorization[:7].lower() == "bearer ":
-                given = authorization[7:].strip()
-            if not hmac.compare_digest(given.encode(), self._token or b""):
-                return error_response(401, "bad_token", "a valid admin token is required")
-            return await handler(request)
-
-        return self._enabled(wrapper)
 
     # ---------------------------------------------------------------- pages
     async def ui(self, request: web.Request) -> web.Response:
@@ -124,7 +111,7 @@ class Admin:
     def _table_json(self) -> dict[str, Any]:
         return {
             "version": self.table.snapshot.version,
-            "store": self.table.store.url,
+            "store": redacted_url(self.table.store.url),
             "store_error": self.table.last_error,
             "default": self.config.default_upstream,
         }
@@ -136,9 +123,9 @@ class Admin:
         )
         if route is None:
             known = ", ".join(r.name for r in self.config.routes) or "none"
+            detail = f"no route {name}; known: {known}"  # serialised: the name is the client's
             raise web.HTTPNotFound(
-                text=f'{{"type": "not_found", "detail": "no route {name}; known: {known}"}}',
-                content_type="application/json",
+                text=error_body(404, "no_route", detail).decode(), content_type="application/json"
             )
         return route
 
@@ -162,6 +149,11 @@ class Admin:
         try:
             data = await request.json()
             state = RouteState.parse(str(data["state"]))
+            if state.mode is Mode.CANARY and state.percent == 0:
+                raise ValueError(
+                    "canary 0 would serve no reads from the service but send it every write: "
+                    "use shadow (writes stay on the monolith) or canary 1..100"
+                )
         except (ValueError, KeyError, TypeError) as exc:
             detail = f'send {{"state": "monolith|shadow|canary N|extracted"}}: {exc}'
             return error_response(400, "bad_state", detail)

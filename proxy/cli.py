@@ -178,10 +178,11 @@ def set_route(out: Output, route: str, state: str) -> None:
 
 @routes.command()
 @click.argument("route")
-@click.argument("percent", type=click.IntRange(0, 100))
+@click.argument("percent", type=click.IntRange(1, 100))
 @click.pass_obj
 def canary(out: Output, route: str, percent: int) -> None:
-    """Serve PERCENT of users (sticky by user id or cookie) on ROUTE from the service."""
+    """Serve PERCENT (1-100) of users (sticky by user id or cookie) on ROUTE from the
+    service; its writes go to the service. There is no canary 0: use shadow."""
     _change(out, route, f"canary {percent}")
 
 

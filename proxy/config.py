@@ -87,6 +87,14 @@ class ProxyConfig:
     retry_budget_ratio: float = 0.2  # retries may add at most this share of requests...
     retry_budget_min_per_second: float = 5.0  # ...plus this many per second
     cohort_cookie: str = "carve_cohort"
+    # Per worker: connections open at most (0: half the open-file limit, the rest being
+    # for upstream connections); beyond that a new client gets 503 and is closed.
+    max_connections: int = 0
+    head_seconds: float = 10.0  # a request head must be complete this long after it began
+    # The names clients reach the proxy by (`Host`, with a port if not 80): X-Forwarded-Host
+    # and a rewritten Location use the client's Host only when it is one of these, else
+    # the first; none configured: no X-Forwarded-Host, and a relative Location.
+    public_hosts: tuple[str, ...] = ()
     shadow: ShadowConfig = field(default_factory=ShadowConfig)
 
     def route(self, name: str) -> RouteConfig | None:
@@ -139,7 +147,8 @@ def finish(data: Mapping[str, Any], where: str) -> ProxyConfig:
         host, _, port = str(proxy.pop("listen")).rpartition(":")
         proxy["host"], proxy["port"] = host.strip("[]") or "0.0.0.0", int(port)
     config = _build(ProxyConfig, {**proxy, "upstreams": upstreams, "routes": routes}, where)
-    config = dataclasses.replace(config, shadow=shadow)
+    hosts = tuple(str(h).lower() for h in config.public_hosts)
+    config = dataclasses.replace(config, shadow=shadow, public_hosts=hosts)
     _check(config, where)
     return config
 

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from proxy.reply import Reply
 
 RETRY_STATUSES = frozenset({502, 503, 504})
-FAILURE_STATUSES = frozenset({500, 502, 503, 504})
+FAILURE_STATUSES = frozenset({500, 502, 503, 504})  # a service answering these: GETs fall back
 BUFFER_LIMIT = 256 << 10  # bodies up to this size are read whole: fewer writes, less overhead
 NO_BODY_STATUSES = frozenset({204, 304})
 
@@ -98,48 +98,59 @@ class Forwarder:
         path_qs: str,
         headers: CIMultiDict[str],
         body: RequestBody,
+        deadline: float,
     ) -> UpstreamResponse:
-        """One request to one upstream with every protection; raises Failure."""
+        """One request to one upstream with every protection; raises Failure. Every
+        attempt ends by `deadline` (the loop's clock), which the request's retries and its
+        fallback share."""
+        loop = asyncio.get_running_loop()
         safe = method in SAFE_METHODS
         attempt = 0
+        breaker = upstream.breaker
         while True:
-            if not upstream.breaker.allow():
-                raise Failure("breaker_open", 503, f"circuit open for {upstream.name}")
-            if not upstream.has_room():
+            if not upstream.has_room():  # before the breaker: allow() may take the probe
                 raise Failure("rejected", 503, f"{upstream.name} is at its concurrency cap")
-            upstream.inflight += 1
+            if not breaker.allow():
+                raise Failure("breaker_open", 503, f"circuit open for {upstream.name}")
             config = upstream.config
-            try:
-                try:  # inline, not a helper: each frame here is resumed when the answer comes
-                    response = await upstream.pool.request(
-                        method,
-                        path_qs,
-                        headers.items(),
-                        body.payload(),
-                        content_length=body.request.content_length,
-                        first_byte_timeout=config.first_byte_timeout,
-                        total_timeout=config.total_timeout,
-                    )
-                except UpstreamError as exc:
-                    raise Failure(exc.kind, exc.status, f"{upstream.name}: {exc}") from None
-                except BodyTooLarge:
-                    raise Failure("too_large", 413, "request body over the limit") from None
-            except Failure as failure:
+            left = deadline - loop.time()
+            if left <= 0:
+                breaker.release()
+                raise Failure("timeout", 504, f"{upstream.name}: the request's deadline passed")
+            upstream.inflight += 1
+            try:  # inline, not a helper: each frame here is resumed when the answer comes
+                response = await upstream.pool.request(
+                    method,
+                    path_qs,
+                    headers.items(),
+                    body.payload(),
+                    content_length=body.request.content_length,
+                    first_byte_timeout=min(config.first_byte_timeout, left),
+                    total_timeout=min(config.total_timeout, left),
+                )
+            except UpstreamError as exc:
                 upstream.inflight -= 1
                 if body.too_large:
+                    breaker.release()
                     raise Failure("too_large", 413, "request body over the limit") from None
-                upstream.breaker.failure()
-                retry_ok = safe or failure.kind == "connect_error"
-                if not (retry_ok and body.replayable and attempt < upstream.config.retries):
-                    raise
+                breaker.failure()
+                failure = Failure(exc.kind, exc.status, f"{upstream.name}: {exc}")
+                retry_ok = safe or exc.kind == "connect_error"
+                if not (retry_ok and body.replayable and attempt < config.retries):
+                    raise failure from None
+            except BodyTooLarge:
+                upstream.inflight -= 1
+                breaker.release()
+                raise Failure("too_large", 413, "request body over the limit") from None
+            except BaseException:
+                # The client went away mid-upload (or the request was cancelled): nothing
+                # is known of the upstream, and the slot and the probe are given back.
+                upstream.inflight -= 1
+                breaker.release()
+                raise
             else:
-                if response.status not in FAILURE_STATUSES:
-                    upstream.breaker.success()
-                    return response
-                upstream.breaker.failure()
-                if not (
-                    safe and response.status in RETRY_STATUSES and attempt < upstream.config.retries
-                ):
+                breaker.success()  # it answered: its own 5xx is not a transport failure
+                if not (safe and response.status in RETRY_STATUSES and attempt < config.retries):
                     return response  # the caller releases it (and the bulkhead slot)
                 response.release()
                 upstream.inflight -= 1
@@ -156,14 +167,15 @@ async def relay(
     reply: Reply,
     rid: str,
     upstream_base: str,
+    public_base: str,
     capture: int,
     cookie: str | None = None,
 ) -> bytes | None:
     """Copy the upstream's answer to the client; small bodies in one write, others streamed.
-    `cookie` is a Set-Cookie value to add.
+    `cookie` is a Set-Cookie value to add; `public_base` replaces `upstream_base` in a
+    Location (proxy/headers.py).
 
     Returns, when `capture` > 0, a copy of a body of at most that size."""
-    public_base = f"{request.scheme}://{request.host}"
     headers = client_response_headers(upstream.headers, rid, upstream_base, public_base)
     if cookie is not None:
         headers.add("Set-Cookie", cookie)

@@ -24,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
+import resource as rlimit
 import time
 from collections.abc import Mapping
 from email.utils import formatdate
@@ -34,19 +36,46 @@ from typing import Any
 from aiohttp import web
 from aiohttp.base_protocol import BaseProtocol
 from aiohttp.http import HttpRequestParser
+from aiohttp.http_exceptions import BadHttpMessage
 from aiohttp.streams import StreamReader
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from proxy.errors import CONTENT_TYPE, error_body
 from proxy.forwarding import BUFFER_LIMIT
 from proxy.handler import ProxyHandler
 from proxy.reply import Reply
 
 log = logging.getLogger("carve.proxy")
 
-MAX_HEAD = 32 << 10  # a head without its end by then goes to aiohttp (which answers 431/400)
+MAX_HEAD = 32 << 10  # a request head (line and headers) over this is answered 431
 KEEPALIVE_SECONDS = 75.0  # as aiohttp's keepalive_timeout: idle connections are closed after
-SWEEP_SECONDS = 5.0
+SWEEP_SECONDS = 1.0
+LINGER_SECONDS = 2.0  # a refused client's bytes are read and dropped this long, then close
 _PLAIN_VERSIONS = frozenset({b"HTTP/1.1", b"HTTP/1.0"})
+_REQUEST_LINE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+ \S+ HTTP/1\.[01]")
+FD_RESERVE = 64  # open files kept for the listening socket, logs, the route store...
+
+
+def connection_cap(configured: int) -> int:
+    """Connections a worker keeps open at most: `configured`, or half of what the open-file
+    limit leaves (each proxied request may hold an upstream connection as well)."""
+    if configured > 0:
+        return configured
+    soft, _ = rlimit.getrlimit(rlimit.RLIMIT_NOFILE)
+    if soft == rlimit.RLIM_INFINITY:
+        return 10_000
+    return max(16, (soft - FD_RESERVE) // 2)
+
+
+def refusal(status: int, code: str, detail: str) -> bytes:
+    """A whole answer that closes the connection, for a client the proxy will not serve."""
+    body = error_body(status, code, detail)
+    return (
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\nContent-Type: {CONTENT_TYPE}\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\nDate: {http_date()}\r\n\r\n"
+    ).encode() + body
+
+
 _CONTENT_LENGTH = b"\ncontent-length:"
 
 
@@ -61,6 +90,23 @@ def _own_prefixes(
     return tuple(sorted(prefixes))
 
 
+class MalformedAsInfo(logging.Filter):
+    """aiohttp logs a request its parser refuses at ERROR with a traceback; an attacker
+    can send them at will: one INFO line with the reason is what it is worth."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, BadHttpMessage):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.msg, record.args = "malformed request: %s", (exc.message,)
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+_MALFORMED_AS_INFO = MalformedAsInfo()
+logging.getLogger("aiohttp.server").addFilter(_MALFORMED_AS_INFO)
+
+
 class FrontServer:
     """Makes a `FrontConnection` per accepted connection; keeps them for idling and draining."""
 
@@ -70,6 +116,10 @@ class FrontServer:
         self.own = own
         self.loop = asyncio.get_running_loop()
         self.connections: set[FrontConnection] = set()
+        config = handler.config
+        self.head_seconds = config.head_seconds
+        self.max_connections = connection_cap(config.max_connections)
+        self.handed: set[asyncio.BaseTransport] = set()  # connections aiohttp serves now
         self._sweeper = self.loop.create_task(self._sweep())
 
     def __call__(self) -> FrontConnection:
@@ -79,8 +129,17 @@ class FrontServer:
         while True:
             await asyncio.sleep(SWEEP_SECONDS)
             now = self.loop.time()
+            self.handed = {t for t in self.handed if not t.is_closing()}
             for conn in list(self.connections):
-                if conn.task is None and now - conn.last_active > KEEPALIVE_SECONDS:
+                if conn.task is not None:
+                    continue
+                if conn.head_since is not None and now - conn.head_since > self.head_seconds:
+                    # A head still incomplete (slowloris: a byte now and then): refused.
+                    log.info(
+                        "%s: request head not complete in %.0f s", conn.remote, self.head_seconds
+                    )
+                    conn.refuse(408, "head_timeout", "the request head took too long")
+                elif now - conn.last_active > KEEPALIVE_SECONDS:
                     conn.close()
 
     def close_idle(self) -> None:
@@ -270,6 +329,7 @@ class FrontConnection(BaseProtocol):
         self.handed_over = False
         self.held = False  # reading stopped by _hold
         self.last_active = front.loop.time()
+        self.head_since: float | None = None  # when the head not yet complete began
         self.remote: str | None = None
         self.local = ""
         self._parser: Any = None
@@ -280,16 +340,37 @@ class FrontConnection(BaseProtocol):
         self.remote = peer[0] if isinstance(peer, tuple) else None
         sock = transport.get_extra_info("sockname")
         self.local = f"{sock[0]}:{sock[1]}" if isinstance(sock, tuple) else "localhost"
-        self.front.connections.add(self)
+        front = self.front
+        if len(front.connections) + len(front.handed) >= front.max_connections:
+            log.info("%s: refused, %d connections open", self.remote, front.max_connections)
+            self.refuse(503, "too_many_connections", "the proxy is at its connection cap")
+            return
+        front.connections.add(self)
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self.front.connections.discard(self)
         self.closing = True
         super().connection_lost(exc)  # wakes a reply waiting to write
 
+    def refuse(self, status: int, code: str, detail: str) -> None:
+        """Answer `status` (not a request anyone made) and close. What the client is still
+        sending is read and dropped for a moment first: closing with unread bytes would
+        reset the connection, and the client might never see the answer."""
+        self.closing = True
+        self.buffer = bytearray()
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        transport.write(refusal(status, code, detail))
+        if transport.can_write_eof():
+            transport.write_eof()
+        self._loop.call_later(LINGER_SECONDS, self.close)
+
     def data_received(self, data: bytes) -> None:
         if self.closing:
             return
+        if not self.buffer:
+            self.head_since = self._loop.time()
         self.buffer += data
         self.last_active = self._loop.time()
         if self.task is None:
@@ -356,10 +437,19 @@ class FrontConnection(BaseProtocol):
         connection was handed to aiohttp."""
         buffer = self.buffer
         end = buffer.find(b"\r\n\r\n")
-        if end < 0:
-            if len(buffer) > MAX_HEAD or b"\n\n" in buffer:
+        if end < 0 and len(buffer) <= MAX_HEAD:
+            if b"\n\n" in buffer:
                 self._hand_over()
             return None
+        if end < 0 or end > MAX_HEAD:
+            self._refuse_head(431, "head_too_large", f"the request head is over {MAX_HEAD} bytes")
+            return None
+        line = bytes(buffer[: buffer.find(b"\r\n")])
+        if not _REQUEST_LINE.fullmatch(line):
+            # HTTP/0.9, HTTP/2.0 or anything else in an HTTP/1 request line.
+            self._refuse_head(400, "bad_request_line", "send an HTTP/1.0 or HTTP/1.1 request line")
+            return None
+        self.head_since = None
         size = self._plain_body_size(bytes(buffer[: end + 2]))
         if size is None:
             self._hand_over()
@@ -383,6 +473,10 @@ class FrontConnection(BaseProtocol):
             return None
         del buffer[:total]
         return messages[0]
+
+    def _refuse_head(self, status: int, code: str, detail: str) -> None:
+        log.info("%s: malformed request: %s", self.remote, detail)
+        self.refuse(status, code, detail)
 
     def _plain_body_size(self, head: bytes) -> int | None:
         """The body's length when the request is plain (see the module docstring), else None."""
@@ -424,6 +518,7 @@ class FrontConnection(BaseProtocol):
             return
         self.handed_over = True
         self.front.connections.discard(self)
+        self.front.handed.add(transport)
         data, self.buffer = bytes(self.buffer), bytearray()
         handler = self.front.aiohttp_server()
         transport.set_protocol(handler)

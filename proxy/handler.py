@@ -7,6 +7,7 @@ a background task, and metrics are in-process counters.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import NamedTuple, Protocol
@@ -20,10 +21,11 @@ from proxy.compare import Answer
 from proxy.config import ProxyConfig, RouteConfig
 from proxy.errors import error_response
 from proxy.forwarding import FAILURE_STATUSES, BodyTooLarge, Failure, Forwarder, RequestBody, relay
-from proxy.headers import is_websocket_upgrade, request_id, upstream_request_headers
+from proxy.headers import is_websocket_upgrade, public_host, request_id, upstream_request_headers
 from proxy.identity import TokenReader, bucket, new_cohort_cookie
 from proxy.metrics import Metrics
-from proxy.paths import BadPath, split_target
+from proxy.paths import BadPath, is_own_path, split_target
+from proxy.pool import UpstreamError, UpstreamResponse
 from proxy.reply import AiohttpReply, Reply, cookie_header
 from proxy.resilience import RetryBudget, Upstream
 from proxy.routing import SAFE_METHODS, Decision, Router, decide
@@ -35,7 +37,11 @@ access_log = logging.getLogger("carve.proxy.access")
 log = logging.getLogger("carve.proxy")
 COHORT_MAX_AGE = 365 * 24 * 3600
 MISDIRECTED = 421  # a service saying it does not write this context (now)
+MAX_MOVES = 3  # re-sends of one request after 421 not_owner answers (A -> B -> A -> B)
+MOVE_PAUSE = 0.1  # seconds (times the re-send's number) before asking a side a second time
+MONOLITH_NAME = "monolith"  # what the monolith calls itself in a not_owner answer
 MONOLITH = RouteState()
+HTTP1 = frozenset({aiohttp.HttpVersion10, aiohttp.HttpVersion11})
 
 
 class Routed(NamedTuple):
@@ -127,6 +133,8 @@ class ProxyHandler:
         """Route a request target (raises BadPath); pure, also used by `explain`.
         `cookies` is called only for a canary, so most requests never parse them."""
         path, query = split_target(target)
+        if is_own_path(path):
+            raise BadPath(f"{path} is the proxy's own path: it is never forwarded")
         route = self.router.match(method, path)
         state = self.table.snapshot.get(route.name, route.state) if route else MONOLITH
         new_cookie = None
@@ -146,6 +154,9 @@ class ProxyHandler:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """The aiohttp entry: WebSocket upgrades, and what the front server hands over."""
+        if request.version not in HTTP1:  # HTTP/0.9, or 2.0 in an HTTP/1 request line
+            log.info("%s: malformed request: HTTP version %s", request.remote, request.version)
+            return error_response(400, "bad_request_line", "send an HTTP/1.0 or 1.1 request")
         if is_websocket_upgrade(request.headers):
             return await self._websocket_request(request)
         reply = AiohttpReply(request)
@@ -196,22 +207,31 @@ class ProxyHandler:
             return start, rid, exc
         return start, rid, routed
 
-    @staticmethod
-    def _headers(request: Incoming, rid: str) -> CIMultiDict[str]:
+    def _headers(self, request: Incoming, rid: str) -> CIMultiDict[str]:
         return upstream_request_headers(
-            request.headers, peer=request.remote, scheme=request.scheme, rid=rid
+            request.headers,
+            peer=request.remote,
+            scheme=request.scheme,
+            host=public_host(request.headers.get("Host"), self.config.public_hosts),
+            rid=rid,
         )
+
+    def _public_base(self, request: Incoming) -> str:
+        """What a Location at an upstream is rewritten to: a configured public host, or
+        nothing (the Location becomes relative)."""
+        host = public_host(request.headers.get("Host"), self.config.public_hosts)
+        return f"{request.scheme}://{host}" if host else ""
 
     async def _websocket(
         self, request: web.Request, routed: Routed, headers: CIMultiDict[str], rid: str
     ) -> tuple[int, str, web.StreamResponse]:
         """Pass a WebSocket through; it holds a bulkhead slot while it is open."""
         upstream = self.upstreams[routed.decision.backend]
+        if not upstream.has_room():  # before the breaker: allow() may take the probe
+            failure = Failure("rejected", 503, f"{upstream.name} is at its concurrency cap")
+            return 503, failure.kind, self._failure_response(upstream.name, failure, rid)
         if not upstream.breaker.allow():
             failure = Failure("breaker_open", 503, f"circuit open for {upstream.name}")
-            return 503, failure.kind, self._failure_response(upstream.name, failure, rid)
-        if not upstream.has_room():
-            failure = Failure("rejected", 503, f"{upstream.name} is at its concurrency cap")
             return 503, failure.kind, self._failure_response(upstream.name, failure, rid)
         assert self.session is not None, "ProxyHandler.setup(app) was not called"
         url = upstream.base.replace("http", "ws", 1) + routed.path_qs
@@ -222,6 +242,9 @@ class ProxyHandler:
             )
         except web.HTTPBadGateway:
             upstream.breaker.failure()
+            raise
+        except BaseException:
+            upstream.breaker.release()  # the client went away: nothing known of the upstream
             raise
         finally:
             upstream.inflight -= 1
@@ -254,19 +277,24 @@ class ProxyHandler:
             chain = [decision.backend]
             if decision.backend != self.default and request.method in SAFE_METHODS:
                 chain.append(self.default)
-            owner_elsewhere = self._other_side(routed, decision.backend)
+            # One deadline for the request: its retries and its fallback share it.
+            deadline = start + max(self.upstreams[n].config.total_timeout for n in chain)
+            moves = 0
             mirror = decision.shadow is not None and self.shadow.sampled(decision.route)
             capture = self.shadow.config.max_body_bytes if mirror else 0
             fallback: str | None = None
-            for name in chain:
+            index = 0
+            while index < len(chain):
+                name = chain[index]
+                index += 1
                 upstream = self.upstreams[name]
-                last = name == chain[-1]
+                last = index == len(chain)
                 try:
                     answer = await self.forwarder.send(
-                        upstream, request.method, routed.path_qs, headers, body
+                        upstream, request.method, routed.path_qs, headers, body, deadline
                     )
                 except Failure as failure:
-                    if last:
+                    if last or failure.kind == "too_large":
                         status, backend, outcome = await self._failed(name, failure, rid, reply)
                         return
                     fallback = failure.kind
@@ -278,15 +306,28 @@ class ProxyHandler:
                     fallback = f"status_{answer.status}"
                     self.metrics.fallbacks.labels(decision.route, fallback).inc()
                     continue
-                if answer.status == MISDIRECTED and owner_elsewhere and body.replayable:
-                    # The side asked no longer writes this context (a flip under way): it
-                    # changed nothing, so the request goes once to the other side.
+                if answer.status == MISDIRECTED and routed.route is not None:
+                    # The side asked does not write this context now (a move under way): it
+                    # changed nothing, so the request goes to the owner its answer names.
+                    owner = await self._named_owner(answer, routed.route, name)
                     answer.release()
                     upstream.inflight -= 1
-                    chain.append(owner_elsewhere)
-                    owner_elsewhere = None
                     fallback = "not_owner"
                     self.metrics.fallbacks.labels(decision.route, fallback).inc()
+                    moves += 1
+                    if moves > MAX_MOVES or not body.replayable:
+                        why = "it did not settle" if body.replayable else "the body was streamed"
+                        moving = Failure(
+                            "moving",
+                            503,
+                            f"the route {decision.route} is moving to {owner} and {why}; "
+                            "nothing was changed: send the request again",
+                        )
+                        status, backend, outcome = await self._failed(name, moving, rid, reply)
+                        return
+                    if owner in chain[:index]:  # asked already: its handover is not done yet
+                        await asyncio.sleep(MOVE_PAUSE * moves)
+                    chain[index:] = [owner]
                     continue
                 try:
                     copy = await relay(
@@ -295,11 +336,16 @@ class ProxyHandler:
                         reply,
                         rid,
                         upstream.base,
+                        self._public_base(request),
                         capture,
                         self._cohort_cookie(routed),
                     )
                 except Failure as failure:  # the body broke before anything was sent
                     upstream.breaker.failure()
+                    if not last:
+                        fallback = failure.kind
+                        self.metrics.fallbacks.labels(decision.route, fallback).inc()
+                        continue
                     status, backend, outcome = await self._failed(name, failure, rid, reply)
                     return
                 finally:
@@ -333,12 +379,21 @@ class ProxyHandler:
                 decision,  # formatted only when the access log is on
             )
 
-    def _other_side(self, routed: Routed, backend: str) -> str | None:
-        """For a route: the monolith if `backend` is the service, and the other way round."""
-        route = routed.route
-        if route is None:
-            return None
-        return self.default if backend == route.service else route.service
+    async def _named_owner(self, answer: UpstreamResponse, route: RouteConfig, asked: str) -> str:
+        """The upstream that writes `route`'s context, as a 421 `not_owner` answer names
+        it (`{"owner": "monolith"}`); else the other side of the route from `asked`."""
+        other = self.default if asked == route.service else route.service
+        try:
+            length = answer.content_length
+            data = json.loads(await answer.read()) if length and length <= 65536 else None
+        except (UpstreamError, ValueError):
+            return other
+        owner = data.get("owner") if isinstance(data, dict) else None
+        if owner == MONOLITH_NAME:
+            return self.default
+        if owner in (route.service, self.default):
+            return str(owner)
+        return other
 
     async def _failed(
         self, backend: str, failure: Failure, rid: str, reply: Reply
@@ -354,6 +409,8 @@ class ProxyHandler:
 
     @staticmethod
     def _detail(backend: str, failure: Failure) -> str:
+        if failure.kind in ("moving", "too_large"):  # no address in these: said as they are
+            return str(failure)
         return f"the {backend} upstream failed: {failure.kind}"
 
     def _cohort_cookie(self, routed: Routed) -> str | None:

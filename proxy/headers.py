@@ -24,13 +24,29 @@ HOP_BY_HOP = frozenset(
     }
 )
 # Host and the body's framing are the upstream client's to write; Expect was answered.
-_NOT_FORWARDED = HOP_BY_HOP | {
-    "host",
-    "content-length",
-    "expect",
-    "x-forwarded-host",
-    "x-forwarded-proto",
-}
+# What a client says about the address, scheme or path it used is never passed on: the
+# proxy sets what it knows (X-Forwarded-For/Proto/Host, X-Real-IP) and drops the rest, so
+# an upstream that trusts one of these cannot be told another client address or URL.
+_CLIENT_CLAIMS = frozenset(
+    {
+        "forwarded",
+        "x-forwarded-host",
+        "x-forwarded-proto",
+        "x-forwarded-port",
+        "x-forwarded-server",
+        "x-forwarded-prefix",
+        "x-forwarded-scheme",
+        "x-forwarded-ssl",
+        "x-real-ip",
+        "x-client-ip",
+        "true-client-ip",
+        "x-cluster-client-ip",
+        "x-original-url",
+        "x-rewrite-url",
+        "x-original-host",
+    }
+)
+_NOT_FORWARDED = HOP_BY_HOP | _CLIENT_CLAIMS | {"host", "content-length", "expect"}
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
 
@@ -67,21 +83,34 @@ def request_id(headers: CIMultiDictProxy[str]) -> str:
 
 
 def upstream_request_headers(
-    headers: CIMultiDictProxy[str], *, peer: str | None, scheme: str, rid: str
+    headers: CIMultiDictProxy[str], *, peer: str | None, scheme: str, host: str | None, rid: str
 ) -> CIMultiDict[str]:
-    """The client's headers minus hop-by-hop ones, plus X-Forwarded-* and X-Request-ID.
+    """The client's headers minus hop-by-hop ones and the client's claims about its
+    address (above), plus X-Forwarded-*, X-Real-IP and X-Request-ID.
 
     X-Forwarded-For appends the peer to what the client sent (as nginx's
-    $proxy_add_x_forwarded_for); Proto and Host are set by the proxy, never trusted."""
+    $proxy_add_x_forwarded_for: only its last entry is the proxy's word); Proto, Host (a
+    configured public host, `public_host`) and X-Real-IP are set by the proxy."""
     out = _copy(headers, _dropped(headers, _NOT_FORWARDED))
     prior = out.popall("X-Forwarded-For", [])
     out["X-Forwarded-For"] = ", ".join([*prior, peer or "unknown"])
+    out["X-Real-IP"] = peer or "unknown"
     out["X-Forwarded-Proto"] = scheme
-    host = headers.get("Host")
     if host:
         out["X-Forwarded-Host"] = host
     out["X-Request-ID"] = rid
     return out
+
+
+def public_host(given: str | None, configured: tuple[str, ...]) -> str | None:
+    """The name the proxy may tell upstreams and clients it is reached by: the client's
+    Host when the config names it, else the first configured; None when none is
+    configured (a client's Host is never repeated as the proxy's own name)."""
+    if not configured:
+        return None
+    if given is not None and given.lower() in configured:
+        return given.lower()
+    return configured[0]
 
 
 def client_response_headers(
@@ -89,8 +118,9 @@ def client_response_headers(
 ) -> CIMultiDict[str]:
     """The upstream's headers minus hop-by-hop ones and framing, plus X-Request-ID.
 
-    A Location pointing at the upstream itself is rewritten to the address the client
-    used (what nginx's `proxy_redirect default` does), so no internal address leaks."""
+    A Location pointing at the upstream itself is rewritten to `public_base` (what nginx's
+    `proxy_redirect default` does), so no internal address leaks; `public_base` is a
+    configured public host, or "" (a relative Location), never the client's Host."""
     out = _copy(headers, _dropped(headers, HOP_BY_HOP | {"content-length"}))
     out["X-Request-ID"] = rid
     location = out.get("Location")

@@ -1,4 +1,5 @@
-"""/healthz (the process answers), /readyz (it can route), /metrics (Prometheus)."""
+"""/healthz (the process answers), /readyz (it can route), /metrics (Prometheus; the admin
+token required, as for the admin API: the figures name routes, upstreams and traffic)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import time
 
 from aiohttp import web
 
+from proxy.access import AdminToken
 from proxy.handler import ProxyHandler
 from proxy.metrics import Metrics
 from proxy.resilience import BreakerState
@@ -25,7 +27,9 @@ class Health:
     def setup(self, app: web.Application) -> None:
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/readyz", self.readyz)
-        app.router.add_get("/metrics", self.metrics_page)
+        app.router.add_get(
+            "/metrics", AdminToken(self.handler.config.admin_token).guarded(self.metrics_page)
+        )
         app.on_shutdown.append(self._drain)
 
     async def _drain(self, app: web.Application) -> None:

@@ -8,8 +8,11 @@ forwards exactly the string it routed on. The rules (proxy/README.md repeats the
   authority-form and `*` are rejected: the upstream comes only from the config.
 - Backslashes, raw or as `%5C`, are rejected (some servers treat them as `/`).
 - An encoded slash `%2F` is rejected (decoding it later would change the segments).
-- Encoded NUL and control characters are rejected; so is malformed `%` escaping and a
-  raw byte that is not valid UTF-8.
+- Encoded NUL and control characters are rejected; so is malformed `%` escaping, a
+  raw byte that is not valid UTF-8, and escapes that do not decode as UTF-8 (the
+  overlong `%C0%AE` for `.`).
+- `;` parameters are part of a segment and kept as they are (`/a;b/c`), except on a dot
+  segment: `..;` and `.;x` are rejected (some servers read `..;` as `..`).
 - Percent-encoded unreserved characters (`A-Z a-z 0-9 - . _ ~`, so also `%2E`) are
   decoded; every other escape is kept with upper-case hex (`%3f` -> `%3F`); `%25`
   stays `%25`, so `%252F` reaches the upstream as `%252F`, never as a slash.
@@ -21,11 +24,16 @@ forwards exactly the string it routed on. The rules (proxy/README.md repeats the
 
 The query string is forwarded unchanged apart from percent-encoding characters that
 are not allowed raw; it plays no part in routing.
+
+The proxy's own paths (`/_carve`, `/healthz`, `/readyz`, `/metrics` and everything under
+them) are never forwarded, whichever way the target spells them (`//_carve/...`,
+`/x/../metrics`): `is_own_path` is checked on the canonical path.
 """
 
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote_to_bytes
 
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _PCHAR_RAW = frozenset(_UNRESERVED | frozenset(b"!$&'()*+,;=:@"))
@@ -34,6 +42,15 @@ _PCHAR_RAW = frozenset(_UNRESERVED | frozenset(b"!$&'()*+,;=:@"))
 _FAST = re.compile(r"(?:/[A-Za-z0-9\-_~!$&'()*+,;=:@][A-Za-z0-9\-._~!$&'()*+,;=:@]*)*/?")
 _ESCAPE = re.compile(r"%(?P<hex>[0-9A-Fa-f]{2})|%")
 _QUERY_OK = re.compile(r"[\x21-\x7e]*")
+
+
+_OWN_ROOTS = ("/_carve", "/healthz", "/readyz", "/metrics")
+
+
+def is_own_path(path: str) -> bool:
+    """Whether a canonical path is the proxy's own (or under it): never forwarded, so no
+    upstream's page of the same name (its /metrics) is served to the public either."""
+    return path.startswith(_OWN_ROOTS) and "/" + path.split("/", 2)[1] in _OWN_ROOTS
 
 
 class BadPath(ValueError):
@@ -71,6 +88,7 @@ def _canonical_segment(raw: str) -> str:
     except UnicodeEncodeError:
         raise BadPath("the path is not valid UTF-8") from None
     out: list[str] = []
+    escaped_high = False  # a %XX of a byte >= 0x80: the decoded bytes must be UTF-8
     i = 0
     while i < len(data):
         byte = data[i]
@@ -86,6 +104,7 @@ def _canonical_segment(raw: str) -> str:
             if value < 0x20 or value == 0x7F:
                 raise BadPath("an encoded control character is not allowed in the path")
             out.append(chr(value) if value in _UNRESERVED else f"%{value:02X}")
+            escaped_high = escaped_high or value >= 0x80
             i += 3
         elif byte < 0x20 or byte == 0x7F:
             raise BadPath("a control character is not allowed in the path")
@@ -95,7 +114,16 @@ def _canonical_segment(raw: str) -> str:
         else:
             out.append(f"%{byte:02X}")
             i += 1
-    return "".join(out)
+    segment = "".join(out)
+    if escaped_high:
+        try:  # overlong forms (%C0%AE for '.') and stray bytes are not UTF-8
+            unquote_to_bytes(segment).decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadPath("the path is not valid UTF-8 once percent-decoded") from None
+    if segment.split(";", 1)[0] in (".", "..") and ";" in segment:
+        # `..;` is `..` to some servers (Tomcat): a dot segment with parameters is refused.
+        raise BadPath("a '.' or '..' segment with ';' parameters is not allowed")
+    return segment
 
 
 def canonical_query(query: str) -> str:

@@ -18,7 +18,11 @@ class BreakerState(enum.IntEnum):
 
 class CircuitBreaker:
     """Opens after `failures` consecutive failures; after `reset_seconds` lets one probe
-    through (half-open): its success closes the circuit, its failure opens it again."""
+    through (half-open): its success closes the circuit, its failure opens it again.
+
+    A failure is a transport failure (no connection, a timeout, a dropped connection or a
+    malformed answer): an upstream that answers, even with a 5xx, is up, and opening its
+    circuit would only turn its errors into more errors."""
 
     def __init__(self, failures: int, reset_seconds: float) -> None:
         self.threshold = failures
@@ -41,10 +45,22 @@ class CircuitBreaker:
         self._probing = True
         return True
 
+    def probe_due(self) -> bool:
+        """Open, and its reset time is over: the next request is let through as a probe."""
+        return (
+            self.state is BreakerState.OPEN
+            and time.monotonic() - self._opened_at >= self.reset_seconds
+        )
+
     def success(self) -> None:
         self.consecutive = 0
         self._probing = False
         self.state = BreakerState.CLOSED
+
+    def release(self) -> None:
+        """The request let through says nothing about the upstream (the client went away,
+        or its upload went over the limit): the next request may probe instead."""
+        self._probing = False
 
     def failure(self) -> None:
         self.consecutive += 1

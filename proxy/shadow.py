@@ -30,7 +30,26 @@ from proxy.config import ProxyConfig, ShadowConfig
 from proxy.headers import relative_location
 from proxy.metrics import Metrics
 
-REDACTED = frozenset({"authorization", "cookie"})
+# Headers a kept mismatch shows as they are; every other one is redacted (X-Carve-Token,
+# X-Api-Key, a session header of any name...): an allow-list, not a list of known secrets.
+SHOWN_HEADERS = frozenset(
+    {
+        "accept",
+        "accept-encoding",
+        "accept-language",
+        "cache-control",
+        "content-type",
+        "if-match",
+        "if-modified-since",
+        "if-none-match",
+        "user-agent",
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+        "x-real-ip",
+        "x-request-id",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -56,7 +75,9 @@ class Mismatch:
 
     def to_json(self) -> dict[str, Any]:
         r = self.request
-        headers = {k: ("<redacted>" if k.lower() in REDACTED else v) for k, v in r.headers.items()}
+        headers = {
+            k: (v if k.lower() in SHOWN_HEADERS else "<redacted>") for k, v in r.headers.items()
+        }
         return {
             "id": self.id,
             "route": self.route,

@@ -5,7 +5,10 @@ and takes its behaviour from the query string, which the proxy forwards unchange
 `delay=S` (slow before the headers), `status=N`, `fail=N` (the first N requests per
 path answer 503: flaky), `size=N` (an N-byte chunked body), `gzip=1` (a gzip body),
 `noise=1` (a field that differs every time), `redirect=PATH|URL` (a 302 to PATH on
-itself, or to URL); `only=NAME` applies them on NAME alone.
+itself, or to URL), `owner=NAME` (NAME writes the context: every other fake answers 421
+not_owner naming NAME, as a side that does not write it does; with `late=N` NAME itself
+refuses its first N requests per path, naming the other side, as an owner whose handover
+is not done); `only=NAME` applies them on NAME alone.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import dataclasses
 import gzip
 import itertools
 import json
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -54,6 +58,8 @@ class Dead:
 
 def fake_app(name: str, seen: list[dict[str, Any]]) -> web.Application:
     failures: Counter[str] = Counter()
+    refusals: Counter[str] = Counter()
+    arrived: dict[int, float] = ARRIVED
     noise = itertools.count()
 
     async def websocket(request: web.Request) -> web.WebSocketResponse:
@@ -82,11 +88,20 @@ def fake_app(name: str, seen: list[dict[str, Any]]) -> web.Application:
             "body_head": body[:64].decode("latin-1"),
         }
         seen.append(record)
+        arrived[id(record)] = time.monotonic()
         if "delay" in q:
             await asyncio.sleep(float(q["delay"]))
         if "fail" in q and failures[request.path] < int(q["fail"]):
             failures[request.path] += 1
             return web.json_response({"upstream": name, "failed": True}, status=503)
+        if "owner" in q:
+            owner = q["owner"]
+            if owner == name and refusals[request.path] < int(q.get("late", "0")):
+                refusals[request.path] += 1
+                owner = "payments" if name == "monolith" else "monolith"
+            if owner != name:
+                refusal = {"type": "not_owner", "code": "not_owner", "owner": owner}
+                return web.json_response(refusal, status=421)
         if "size" in q:
             response = web.StreamResponse(headers={"X-Upstream": name})
             response.enable_chunked_encoding()
@@ -119,6 +134,13 @@ def fake_app(name: str, seen: list[dict[str, Any]]) -> web.Application:
     app = web.Application(client_max_size=1 << 30)
     app.router.add_route("*", "/{tail:.*}", handle)
     return app
+
+
+ARRIVED: dict[int, float] = {}  # id(record) -> when a fake saw it: the order across fakes
+
+
+def in_arrival_order(*records: dict[str, Any]) -> list[dict[str, Any]]:
+    return sorted(records, key=lambda record: ARRIVED[id(record)])
 
 
 FakeFactory = Callable[[str], Awaitable[Fake]]
@@ -216,7 +238,8 @@ async def metric(proxy: Proxy, name: str, **labels: str) -> float:
     """The value of one sample on the proxy's /metrics page (0 when absent)."""
     from prometheus_client.parser import text_string_to_metric_families
 
-    text = await (await proxy.client.get("/metrics")).text()
+    page = await proxy.client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    text = await page.text()
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
@@ -230,7 +253,7 @@ async def raw_request(port: int, head: bytes, body: bytes = b"") -> tuple[int, b
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(head + body)
     await writer.drain()
-    data = await reader.read()
+    data = await asyncio.wait_for(reader.read(), timeout=20)
     writer.close()
     await writer.wait_closed()
     status = int(data.split(b" ", 2)[1])

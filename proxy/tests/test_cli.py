@@ -104,7 +104,7 @@ def test_clear_errors(live_proxy: LiveProxy) -> None:
     assert result.exit_code == 1 and "no route nope" in result.output
 
     result = carve_routes(live_proxy, "canary", "payments", "101")
-    assert result.exit_code == 2 and "0<=x<=100" in result.output
+    assert result.exit_code == 2 and "1<=x<=100" in result.output
 
 
 def test_carve_proxy_says_when_its_port_is_taken(tmp_path: object) -> None:

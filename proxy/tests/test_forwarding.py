@@ -39,21 +39,31 @@ async def test_hop_by_hop_headers_are_stripped_both_ways(
 
 async def test_forwarded_headers_and_request_id(trio: Trio, make_proxy: ProxyFactory) -> None:
     monolith = trio[0]
-    proxy = await make_proxy(*trio)
+    proxy = await make_proxy(*trio, public_hosts=["shop.example", "www.shop.example"])
+    claims = {
+        "Forwarded": "for=10.0.0.1;host=evil.example",
+        "X-Real-IP": "10.0.0.1",
+        "X-Forwarded-Port": "443",
+        "X-Original-URL": "/_carve/api/routes",
+        "X-Rewrite-URL": "/admin",
+    }
     response = await proxy.client.get(
         "/x",
         headers={
             "X-Forwarded-For": "203.0.113.9",
             "X-Forwarded-Proto": "https",
             "X-Forwarded-Host": "spoofed",
-            "Host": "shop.example",
+            "Host": "WWW.shop.example",
+            **claims,
         },
     )
     created = response.headers["X-Request-ID"]
     sent = monolith.seen[0]["headers"]
     assert sent["X-Forwarded-For"] == "203.0.113.9, 127.0.0.1"
     assert sent["X-Forwarded-Proto"] == "http"
-    assert sent["X-Forwarded-Host"] == "shop.example"
+    assert sent["X-Forwarded-Host"] == "www.shop.example"
+    assert sent["X-Real-IP"] == "127.0.0.1"
+    assert not {"Forwarded", "X-Forwarded-Port", "X-Original-URL", "X-Rewrite-URL"} & set(sent)
     assert sent["X-Request-ID"] == created and len(created) == 32
 
     response = await proxy.client.get("/x", headers={"X-Request-ID": "abc-123"})
@@ -61,6 +71,9 @@ async def test_forwarded_headers_and_request_id(trio: Trio, make_proxy: ProxyFac
     assert monolith.seen[1]["headers"]["X-Request-ID"] == "abc-123"
     response = await proxy.client.get("/x", headers={"X-Request-ID": "bad id\u00e9"})
     assert response.headers["X-Request-ID"] != "bad id"
+
+    await proxy.client.get("/x", headers={"Host": "evil.example"})
+    assert monolith.seen[-1]["headers"]["X-Forwarded-Host"] == "shop.example"
 
 
 async def test_large_bodies_stream_both_ways(trio: Trio, make_proxy: ProxyFactory) -> None:
@@ -143,14 +156,30 @@ async def test_head_204_and_304_have_no_body(trio: Trio, make_proxy: ProxyFactor
 async def test_redirects_to_the_upstream_itself_point_at_the_proxy(
     trio: Trio, make_proxy: ProxyFactory
 ) -> None:
-    proxy = await make_proxy(*trio)
+    proxy = await make_proxy(*trio)  # no public host configured: a relative Location
     response = await proxy.client.get("/x?redirect=/done", allow_redirects=False)
     assert response.status == 302
-    assert response.headers["Location"] == f"http://127.0.0.1:{proxy.client.port}/done"
+    assert response.headers["Location"] == "/done"
     response = await proxy.client.get(
         "/x", params={"redirect": "https://elsewhere.example/x"}, allow_redirects=False
     )
     assert response.headers["Location"] == "https://elsewhere.example/x"  # left alone
+
+
+async def test_a_location_names_only_a_configured_host(
+    trio: Trio, make_proxy: ProxyFactory
+) -> None:
+    """A client's Host is never written into a redirect (Host: evil.example gave
+    Location: http://evil.example/...)."""
+    proxy = await make_proxy(*trio, public_hosts=["shop.example"])
+    port = proxy.client.port
+    assert port is not None
+    for host in (b"evil.example", b"shop.example"):
+        _, data = await raw_request(
+            port,
+            b"GET /x?redirect=/done HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n\r\n",
+        )
+        assert b"\r\nLocation: http://shop.example/done\r\n" in data, data
 
 
 async def test_upstream_statuses_and_errors_pass_through(

@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from proxy.app import TABLE
 from proxy.health import STALE_AFTER
-from proxy.tests.conftest import Fake, ProxyFactory
+from proxy.tests.conftest import TOKEN, Fake, ProxyFactory
 
 Trio = tuple[Fake, Fake, Fake]
 
@@ -47,7 +47,9 @@ async def test_metrics_per_route_backend_and_outcome(trio: Trio, make_proxy: Pro
     await proxy.client.get("/api/payments/?status=503&only=payments")
     await proxy.client.get("/other")
     await proxy.client.get("/a%2Fb")
-    text = await (await proxy.client.get("/metrics")).text()
+    assert (await proxy.client.get("/metrics")).status == 401  # not for the public
+    page = await proxy.client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    text = await page.text()
     samples = {
         (s.labels.get("route"), s.labels.get("backend"), s.labels.get("outcome")): s.value
         for f in text_string_to_metric_families(text)

@@ -127,11 +127,15 @@ async def test_the_breaker_opens_then_lets_a_probe_close_it(
     proxy = await make_proxy(
         *trio,
         upstream_settings=settings(
-            "monolith", retries=0, breaker_failures=3, breaker_reset_seconds=0.3
+            "monolith",
+            retries=0,
+            breaker_failures=3,
+            breaker_reset_seconds=0.3,
+            first_byte_timeout=0.1,
         ),
     )
-    for _ in range(3):
-        assert (await proxy.client.get("/down?fail=1000")).status == 503
+    for _ in range(3):  # transport failures: no answer in time
+        assert (await proxy.client.get("/down?delay=0.5")).status == 504
     response = await proxy.client.get("/fine")
     assert response.status == 503
     assert (await response.json())["code"] == "breaker_open"
@@ -143,6 +147,21 @@ async def test_the_breaker_opens_then_lets_a_probe_close_it(
         assert time.monotonic() < deadline, "the breaker never let a probe through"
         await asyncio.sleep(0.05)
     assert (await proxy.client.get("/fine")).status == 200
+    assert await metric(proxy, "carve_proxy_breaker_open", backend="monolith") == 0
+
+
+async def test_answers_with_5xx_never_open_the_breaker(
+    trio: Trio, make_proxy: ProxyFactory
+) -> None:
+    """An upstream's own 500s are its answers, not a transport failure: a client asking for
+    one page that fails must not take the whole default route down (issue 13, defect 3)."""
+    proxy = await make_proxy(
+        *trio, upstream_settings=settings("monolith", retries=0, breaker_failures=3)
+    )
+    for _ in range(10):
+        assert (await proxy.client.get("/api/orders/x?status=500")).status == 500
+    assert (await proxy.client.get("/")).status == 200
+    assert (await proxy.client.post("/api/orders/", data=b"{}")).status == 200
     assert await metric(proxy, "carve_proxy_breaker_open", backend="monolith") == 0
 
 

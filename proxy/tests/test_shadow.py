@@ -136,8 +136,10 @@ async def test_mismatches_are_kept_with_the_request_and_can_be_replayed(
 ) -> None:
     proxy = await make_proxy(*trio, shadow={"baseline_samples": 0})
     await proxy.set_state("payments", "shadow")
+    secrets = {"X-Carve-Token": "t0k3n", "X-Api-Key": "k3y", "X-Session": "s3ss"}
     await proxy.client.get(
-        "/api/payments/charges/?page=2", headers={"Authorization": "Bearer user-secret"}
+        "/api/payments/charges/?page=2",
+        headers={"Authorization": "Bearer user-secret", "Accept": "application/json", **secrets},
     )
     await wait_for(proxy, "mismatch", 1)
     kept = (await (await proxy.client.get("/_carve/api/mismatches", headers=AUTH)).json())[
@@ -147,6 +149,8 @@ async def test_mismatches_are_kept_with_the_request_and_can_be_replayed(
     mismatch = kept[0]
     assert (mismatch["method"], mismatch["path"]) == ("GET", "/api/payments/charges/?page=2")
     assert mismatch["headers"]["Authorization"] == "<redacted>"
+    assert all(mismatch["headers"][name] == "<redacted>" for name in secrets)  # an allow-list
+    assert mismatch["headers"]["Accept"] == "application/json"
     assert "body $.upstream" in mismatch["differences"]
 
     replayed = await proxy.client.post(
