@@ -166,7 +166,8 @@ def proxy_config(config: StackConfig) -> Path:
             f"http://127.0.0.1:{Ports().of(service)}",
             f"http://127.0.0.1:{config.ports.of(service)}",
         )
-    text = text.replace('listen = "127.0.0.1:8080"', f'listen = "127.0.0.1:{config.ports.proxy}"')
+    for host in ("127.0.0.1", "localhost"):  # the listen address and the public hosts
+        text = text.replace(f'"{host}:8080"', f'"{host}:{config.ports.proxy}"')
     # A write may wait out a handover (CARVE_HANDOVER_WAIT_SECONDS) before it answers: the
     # proxy waits longer than that for the first byte, or it would give up first (504).
     wait = float(config.env_for(None).get("CARVE_HANDOVER_WAIT_SECONDS", "10"))

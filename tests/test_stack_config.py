@@ -18,6 +18,8 @@ def written(tmp_path, **env: str) -> dict:
 def test_the_proxy_points_at_the_stacks_ports(tmp_path):
     raw = written(tmp_path)
     assert raw["proxy"]["listen"] == "127.0.0.1:18080"
+    # links the services build name the proxy's own address, never a client's Host
+    assert raw["proxy"]["public_hosts"] == ["127.0.0.1:18080", "localhost:18080"]
     assert {name: u["url"] for name, u in raw["upstreams"].items()} == {
         "monolith": "http://127.0.0.1:18000",
         "payments": "http://127.0.0.1:18001",
