@@ -36,7 +36,9 @@ class RedisStore(RouteStore):
             client_url,
             socket_connect_timeout=timeout,
             socket_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),  # the caller's deadline, not three more tries
+            # A pooled connection closed meanwhile is retried once at once; a timeout is
+            # not: the caller's deadline holds.
+            retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
             decode_responses=True,
         )
         self._states_key = f"{self.prefix}states"

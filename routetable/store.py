@@ -173,22 +173,23 @@ def default_url() -> str:
     return f"file:{var_dir / 'routes.json'}"
 
 
-def open_store(url: str | None = None) -> RouteStore:
-    """Open the backend a URL names (see the module docstring)."""
+def open_store(url: str | None = None, *, timeout: float = DEADLINE) -> RouteStore:
+    """Open the backend a URL names (see the module docstring); every call on it ends
+    within `timeout` seconds. Opening does no I/O: a store that is down opens."""
     url = url or default_url()
     scheme = urlsplit(url).scheme
     if scheme in ("", "file"):
         from routetable.filestore import FileStore
 
-        return FileStore(file_path(url))
+        return FileStore(file_path(url), timeout=timeout)
     if scheme in ("redis", "rediss", "unix"):
         from routetable.redisstore import RedisStore
 
-        return RedisStore(url)
+        return RedisStore(url, timeout=timeout)
     if scheme in ("postgres", "postgresql"):
         from routetable.pgstore import PostgresStore
 
-        return PostgresStore(url)
+        return PostgresStore(url, timeout=timeout)
     raise StoreError(
         f"unknown route store {url!r}: use file:PATH, redis://HOST/DB or postgresql://HOST/DB"
     )
