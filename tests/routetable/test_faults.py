@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from routetable import Mode, RouteState, RouteTable, StoreError, StoreRefused, open_store
-from routetable.tests.conftest import Backend
+from tests.routetable.conftest import Backend
 
 TIMEOUT = 0.5  # the stores' deadline in these tests (2 s in production)
 EXTRACTED = RouteState(Mode.EXTRACTED)
