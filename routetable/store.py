@@ -44,6 +44,15 @@ class Held:
     version: int
 
 
+def follows(found: Held, held: Held) -> bool:
+    """Whether a table found in the store may follow the one held: a later version (a new
+    generation only comes at a version above all held: a restore), or the same version
+    of the same generation. An empty, older or rolled-back table never does."""
+    return found.version > held.version or (
+        found.version == held.version and found.epoch == held.epoch
+    )
+
+
 def new_epoch() -> str:
     return uuid.uuid4().hex[:16]
 
@@ -67,7 +76,7 @@ def plan_change(
 
     Refuses (StoreRefused) when the writer held another generation or a later version.
     An empty store gets a new epoch with its first change."""
-    if held is not None and (current.epoch != held.epoch or current.version < held.version):
+    if held is not None and not follows(current, held):
         raise StoreRefused(refusal(url, current, held))
     epoch = current.epoch or (new_epoch() if current.version == 0 else "")
     try:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from routetable.states import MONOLITH, Change, RouteState, Snapshot
-from routetable.store import DEADLINE, Held, RouteStore, StoreError, refusal
+from routetable.store import DEADLINE, Held, RouteStore, StoreError, follows, refusal
 
 log = logging.getLogger("carve.routetable")
 
@@ -161,9 +161,7 @@ class RouteTable:
     def _adopt(self, fresh: Snapshot) -> bool:
         held = self.snapshot
         if self.loaded and not held.empty:
-            if fresh.version < held.version or (
-                fresh.version == held.version and fresh.epoch != held.epoch
-            ):
+            if not follows(Held(fresh.epoch, fresh.version), Held(held.epoch, held.version)):
                 self._refused = refusal(
                     self.store.url,
                     Held(fresh.epoch, fresh.version),

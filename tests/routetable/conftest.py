@@ -67,7 +67,8 @@ class FileBackend(Backend):
         self.path.write_text(json.dumps(document))
 
     def stop(self) -> None:  # unreadable: a directory where the document was
-        os.replace(self.path, self._aside)
+        if self.path.exists():
+            os.replace(self.path, self._aside)
         self.path.mkdir()
 
     def partition(self) -> None:  # a writer elsewhere holds the lock and never lets go
@@ -75,15 +76,16 @@ class FileBackend(Backend):
         fcntl.flock(self._holder, fcntl.LOCK_EX)
 
     def repair(self) -> None:
-        if self._aside.exists():
+        if self.path.is_dir():
             self.path.rmdir()
+        if self._aside.exists():
             os.replace(self._aside, self.path)
         if self._holder is not None:
             self._holder.close()
             self._holder = None
 
     def wipe(self) -> None:
-        self.path.unlink()
+        self.path.unlink(missing_ok=True)
 
     def bad_entry(self, route: str) -> None:
         def change(document: dict[str, Any]) -> None:
