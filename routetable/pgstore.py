@@ -178,8 +178,9 @@ class PostgresStore(RouteStore):
     def _lock_version(self, conn: psycopg.Connection) -> tuple[Held, int]:
         """Lock the version row (creating it in an empty store) for a write."""
         row = conn.execute(self._q["lock_version"]).fetchone()
-        if row is None and _count(conn.execute(self._q["count"])) == 0:
-            conn.execute(self._q["ensure_version"])
+        if row is None:  # an empty store, or another first writer committing just now
+            if _count(conn.execute(self._q["count"])) == 0:
+                conn.execute(self._q["ensure_version"])
             row = conn.execute(self._q["lock_version"]).fetchone()
         count = _count(conn.execute(self._q["count"]))  # under the lock: every writer's
         return self._current(row, count), count
@@ -213,10 +214,12 @@ class PostgresStore(RouteStore):
     def _run(self, operation: Callable[[psycopg.Connection], T]) -> T:
         """Run `operation` on the connection within the deadline, reconnecting once if
         the connection was lost."""
-        deadline = time.monotonic() + self.timeout
-        if not self._lock.acquire(timeout=self.timeout):
+        # The first call also creates the tables: it may take three deadlines.
+        budget = self.timeout * (1 if self._tables_ready else 3)
+        deadline = time.monotonic() + budget
+        if not self._lock.acquire(timeout=budget):
             raise StoreError(
-                f"the route table in PostgreSQL did not answer within {self.timeout:g} s "
+                f"the route table in PostgreSQL did not answer within {budget:g} s "
                 "(another call is still waiting for it)"
             )
         try:
@@ -224,7 +227,7 @@ class PostgresStore(RouteStore):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0.05:
                     raise StoreError(
-                        f"cannot reach the route table in PostgreSQL within {self.timeout:g} s"
+                        f"cannot reach the route table in PostgreSQL within {budget:g} s"
                     )
                 watchdog: threading.Timer | None = None
                 try:
