@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ from proxy.adminclient import AdminClient, AdminError
 from proxy.app import TABLE
 from proxy.cli import routes
 from proxy.tests.conftest import TOKEN, Fake, LiveProxy, ProxyFactory
-from proxy.tests.test_workers import REPO, wait_until_up
+from proxy.tests.test_workers import start_proxy, wait_until_up, write_config
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 Trio = tuple[Fake, Fake, Fake]
@@ -145,30 +143,9 @@ async def test_a_change_reaches_every_worker_of_two_proxies_within_half_a_second
     ports = [unused_port(), unused_port()]
     processes = []
     for n, port in enumerate(ports):
-        config = tmp_path / f"proxy{n}.toml"
-        config.write_text(
-            f'[proxy]\nlisten = "127.0.0.1:{port}"\nadmin_token = "{TOKEN}"\n'
-            f'routes_url = "file:{tmp_path}/routes.json"\n'
-            f'[upstreams.monolith]\nurl = "{monolith.url}"\n'
-            f'[upstreams.payments]\nurl = "{payments.url}"\n'
-            '[[routes]]\nname = "payments"\nprefix = "/api/payments/"\nservice = "payments"\n'
-        )
+        config = write_config(tmp_path / f"proxy{n}.toml", port, tmp_path, monolith, payments)
         processes.append(
-            await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "carve",
-                "proxy",
-                "--config",
-                str(config),
-                "--workers",
-                "2",
-                "--no-access-log",
-                cwd=REPO,
-                env={**os.environ, "CARVE_VAR_DIR": str(tmp_path / f"var{n}")},
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.DEVNULL,
-            )  # fmt: skip
+            await start_proxy(config, 2, tmp_path / f"var{n}", stderr=asyncio.subprocess.DEVNULL)
         )
     urls = [f"http://127.0.0.1:{port}" for port in ports]
     try:
