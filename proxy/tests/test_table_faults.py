@@ -16,9 +16,9 @@ from aiohttp.test_utils import unused_port
 from click.testing import CliRunner, Result
 
 from proxy.adminclient import AdminClient, AdminError
-from proxy.app import TABLE
+from proxy.app import TABLE, create_app
 from proxy.cli import routes
-from proxy.tests.conftest import TOKEN, Fake, LiveProxy, ProxyFactory
+from proxy.tests.conftest import TOKEN, Fake, LiveProxy, ProxyFactory, proxy_config
 from proxy.tests.test_workers import start_proxy, wait_until_up, write_config
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -87,6 +87,26 @@ async def test_a_wiped_store_moves_no_route_and_refuses_changes_until_restored(
     assert (await response.json())["version"] == 2
     assert await served_by(proxy, "/api/payments/x") == "payments"
     await proxy.set_state("inventory", "shadow")
+
+
+async def test_a_proxy_restarted_while_the_store_is_unreadable_serves_its_last_table(
+    trio: Trio, aiohttp_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CARVE_VAR_DIR", str(tmp_path / "var"))
+    store = tmp_path / "routes.json"
+    config = proxy_config({f.name: f.url for f in trio}, routes_url=f"file:{store}")
+    first = await aiohttp_client(create_app(config))
+    response = await first.put(
+        "/_carve/api/routes/payments", json={"state": "extracted"}, headers=AUTH
+    )
+    assert response.status == 200
+    await first.close()
+    store.write_text("{damaged")
+    again = await aiohttp_client(create_app(config))
+    assert (await (await again.get("/api/payments/x")).json())["upstream"] == "payments"
+    ready = await again.get("/readyz")
+    assert ready.status == 200
+    assert (await ready.json())["routes_source"] == "disk"
 
 
 def carve_routes(live: LiveProxy, *args: str) -> Result:
