@@ -4,7 +4,7 @@ A write is one WATCH/MULTI transaction (read the old state, set the new one, set
 version one higher, append the change, record its id), so concurrent writers from
 several hosts never lose an audit entry nor apply a change id twice. A meta hash keeps
 the store's generation (epoch) and how many states it holds, so a deleted key is seen.
-Readers compare the version key, one GET, with the one they hold.
+Readers compare the version key and the epoch, one round trip, with the ones they hold.
 
 URL: redis://host:port/db?prefix=carve:routes: (the prefix namespaces the keys).
 """
@@ -48,8 +48,11 @@ class RedisStore(RouteStore):
         self._changes_key = f"{self.prefix}changes"  # change id -> change
 
     def stamp(self) -> Hashable:
-        try:
-            return self._client.get(self._version_key)
+        try:  # the generation too: a re-created table at the same version is another table
+            pipe = self._client.pipeline(transaction=False)
+            pipe.get(self._version_key)
+            pipe.hget(self._meta_key, "epoch")
+            return tuple(pipe.execute())
         except redis.RedisError as exc:
             raise StoreError(f"cannot read route table version from Redis: {exc}") from exc
 
