@@ -17,6 +17,7 @@ import os
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,15 @@ from routetable.store import DEADLINE, Held, RouteStore, StoreError, follows, re
 log = logging.getLogger("carve.routetable")
 
 _UNSET = object()
+_TABLES: weakref.WeakSet[RouteTable] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    for table in list(_TABLES):
+        table._after_fork()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 class RouteTable:
@@ -62,8 +72,15 @@ class RouteTable:
         self._background: threading.Thread | None = None
         self._background_lock = threading.Lock()
         self._said: set[str] = set()
+        _TABLES.add(self)
         if snapshot_path is not None:
             self._load_local(snapshot_path)
+
+    def _after_fork(self) -> None:
+        """In a forked child: a lock a thread of the parent held would never be released."""
+        self._lock = threading.Lock()
+        self._background_lock = threading.Lock()
+        self._background = None
 
     # ------------------------------------------------------------ reading
     @property
