@@ -236,7 +236,9 @@ class FaultProxy:
     """A TCP proxy on loopback between the code and a server, that a test can cut.
 
     `cut()` drops every open connection and refuses new ones (the server looks down);
-    `restore()` lets connections through again. The real server is never touched.
+    `partition()` keeps connections open but passes no byte either way, and new ones are
+    accepted and left hanging (the network swallows traffic); `restore()` lets
+    connections through again. The real server is never touched.
     """
 
     def __init__(self, target_host: str, target_port: int) -> None:
@@ -250,6 +252,9 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._cut = threading.Event()
         self._closed = threading.Event()
+        self._flowing = threading.Event()
+        self._flowing.set()
+        self._hanging: list[socket.socket] = []
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -264,6 +269,10 @@ class FaultProxy:
             if self._cut.is_set():
                 client.close()
                 continue
+            if not self._flowing.is_set():
+                with self._lock:
+                    self._hanging.append(client)
+                continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
             except OSError:
@@ -277,6 +286,9 @@ class FaultProxy:
     def _pipe(self, source: Any, sink: Any) -> None:
         try:
             while chunk := source.recv(65536):
+                while not self._flowing.wait(0.05):  # partitioned: held, as TCP would
+                    if self._closed.is_set() or self._cut.is_set():
+                        return
                 sink.sendall(chunk)
         except OSError:
             pass
@@ -300,8 +312,19 @@ class FaultProxy:
                     pass
             self._open.clear()
 
+    def partition(self) -> None:
+        self._flowing.clear()
+
     def restore(self) -> None:
         self._cut.clear()
+        with self._lock:
+            hanging, self._hanging = self._hanging, []
+        for sock in hanging:  # their connect "timed out": the clients gave up long ago
+            try:
+                sock.close()
+            except OSError:
+                pass
+        self._flowing.set()
 
     def close(self) -> None:
         self._closed.set()

@@ -25,7 +25,7 @@ from proxy.metrics import Metrics
 from proxy.paths import BadPath
 from proxy.routing import SAFE_METHODS
 from proxy.shadow import Shadow
-from routetable import Mode, RouteState, RouteTable, StoreError
+from routetable import Mode, RouteState, RouteTable, StoreError, StoreRefused
 
 PREFIX = "/_carve"
 
@@ -70,6 +70,8 @@ class Admin:
         add("GET", "/api/routes/{name}", self._guarded(self.show_route))
         add("PUT", "/api/routes/{name}", self._guarded(self.set_route))
         add("GET", "/api/history", self._guarded(self.history))
+        add("GET", "/api/changes/{id}", self._guarded(self.show_change))
+        add("POST", "/api/restore", self._guarded(self.restore))
         add("GET", "/api/explain", self._guarded(self.explain))
         add("GET", "/api/stats", self._guarded(self.stats))
         add("GET", "/api/mismatches", self._guarded(self.mismatches))
@@ -113,6 +115,8 @@ class Admin:
             "version": self.table.snapshot.version,
             "store": redacted_url(self.table.store.url),
             "store_error": self.table.last_error,
+            "source": self.table.source,
+            "stale_seconds": self.table.age(),
             "default": self.config.default_upstream,
         }
 
@@ -157,15 +161,52 @@ class Admin:
         except (ValueError, KeyError, TypeError) as exc:
             detail = f'send {{"state": "monolith|shadow|canary N|extracted"}}: {exc}'
             return error_response(400, "bad_state", detail)
-        actor = str(data.get("who") or request.headers.get("X-Carve-Actor") or "admin-api")
-        who = f"{actor[:80]} via {request.remote}"
+        change_id = data.get("change_id") or ""
+        if not isinstance(change_id, str) or len(change_id) > 100:
+            return error_response(400, "bad_change_id", "change_id is a text of 1..100 characters")
+        who = self._who(request, data)
         loop = asyncio.get_running_loop()
-        setter = functools.partial(self.table.set_state, route.name, state, who=who)
+        setter = functools.partial(
+            self.table.set_state, route.name, state, who=who, change_id=change_id
+        )
         try:
             change = await loop.run_in_executor(None, setter)
+        except StoreRefused as exc:
+            return error_response(409, "store_replaced", str(exc))
         except StoreError as exc:
             return error_response(503, "store_unavailable", str(exc))
         return web.json_response({"route": self._route_json(route), "change": change.to_json()})
+
+    def _who(self, request: web.Request, data: Any) -> str:
+        given = data.get("who") if isinstance(data, dict) else None
+        actor = str(given or request.headers.get("X-Carve-Actor") or "admin-api")
+        return f"{actor[:80]} via {request.remote}"
+
+    async def show_change(self, request: web.Request) -> web.Response:
+        """Whether a change id was recorded: how a client unsure of a reply finds out."""
+        loop = asyncio.get_running_loop()
+        change_id = request.match_info["id"]
+        try:
+            change = await loop.run_in_executor(None, self.table.store.change, change_id)
+        except StoreError as exc:
+            return error_response(503, "store_unavailable", str(exc))
+        if change is None:
+            return error_response(404, "not_found", f"no change {change_id} is recorded")
+        return web.json_response({"change": change.to_json()})
+
+    async def restore(self, request: web.Request) -> web.Response:
+        """Write this proxy's table back to the store (after a wipe): the operator's word."""
+        try:
+            data = await request.json() if request.can_read_body else {}
+        except ValueError:
+            data = {}
+        loop = asyncio.get_running_loop()
+        restore = functools.partial(self.table.restore, who=self._who(request, data))
+        try:
+            restored = await loop.run_in_executor(None, restore)
+        except StoreError as exc:
+            return error_response(503, "store_unavailable", str(exc))
+        return web.json_response({"restored": restored.to_json(), **self._table_json()})
 
     async def history(self, request: web.Request) -> web.Response:
         route = request.query.get("route") or None

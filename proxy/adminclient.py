@@ -11,11 +11,21 @@ from typing import Any
 
 
 class AdminError(Exception):
-    """The admin API could not be used; the message says what to do."""
+    """The admin API could not be used; the message says what to do. `status` is the
+    proxy's HTTP status, None when no answer came (the request may have been applied)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+# Longer than the proxy's deadlines for a change (the store's, CARVE_ROUTES_TIMEOUT 2 s,
+# for the write and for seeing it): a slow store answers 503 before the client gives up.
+TIMEOUT = 15.0
 
 
 class AdminClient:
-    def __init__(self, url: str, token: str | None, actor: str, timeout: float = 5.0) -> None:
+    def __init__(self, url: str, token: str | None, actor: str, timeout: float = TIMEOUT) -> None:
         self.url = url.rstrip("/")
         self.token = token
         self.actor = actor
@@ -33,6 +43,9 @@ class AdminClient:
 
     def put(self, path: str, body: dict[str, Any]) -> Any:
         return self._call("PUT", path, body)
+
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        return self._call("POST", path, body)
 
     def _call(
         self,
@@ -60,7 +73,11 @@ class AdminClient:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return json.load(response)
         except urllib.error.HTTPError as exc:
-            raise AdminError(self._explain(exc)) from None
+            raise AdminError(self._explain(exc), exc.code) from None
+        except TimeoutError:
+            raise AdminError(
+                f"the proxy at {self.url} did not answer within {self.timeout:g} s"
+            ) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise AdminError(

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
+import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -54,16 +57,37 @@ class TableRefresher:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
+        failing = False
         while True:
             await asyncio.sleep(self.interval)
-            if await loop.run_in_executor(None, self.table.refresh):
-                log.info("route table now at version %s", self.table.snapshot.version)
+            try:  # RouteTable.refresh() never raises; this loop must not die even so
+                if await loop.run_in_executor(None, self.table.refresh):
+                    log.info("route table now at version %s", self.table.snapshot.version)
+                failing = False
+            except Exception:
+                if not failing:
+                    log.exception("route table refresh failed; retrying every %s s", self.interval)
+                failing = True
 
 
-def create_app(config: ProxyConfig, store: RouteStore | None = None) -> web.Application:
-    """The proxy as an aiohttp application; `store` defaults to config.routes_url."""
+def snapshot_path(store_url: str) -> Path:
+    """Where a proxy keeps its last good route table: under CARVE_VAR_DIR (default var/),
+    one file per store, shared by the workers."""
+    name = hashlib.sha256(store_url.encode()).hexdigest()[:12]
+    return Path(os.environ.get("CARVE_VAR_DIR", "var")) / f"routes-snapshot-{name}.json"
+
+
+def create_app(
+    config: ProxyConfig, store: RouteStore | None = None, *, keep_snapshot: bool | None = None
+) -> web.Application:
+    """The proxy as an aiohttp application; `store` defaults to config.routes_url. The last
+    good route table is kept on local disk (snapshot_path) unless a store is given (tests)
+    and `keep_snapshot` is not set."""
     app = web.Application(client_max_size=config.max_body_bytes)
-    table = RouteTable(store if store is not None else open_store(config.routes_url))
+    if keep_snapshot is None:
+        keep_snapshot = store is None
+    store = store if store is not None else open_store(config.routes_url)
+    table = RouteTable(store, snapshot_path=snapshot_path(store.url) if keep_snapshot else None)
     metrics = Metrics()
     shadow = Shadow(config, metrics)
     handler = ProxyHandler(config, table, metrics, shadow)

@@ -7,6 +7,7 @@ import getpass
 import json
 import socket
 import sys
+import uuid
 from typing import Any
 
 import click
@@ -97,6 +98,8 @@ class Output:
         try:
             if verb == "PUT":
                 return self.client.put(endpoint, params or {})
+            if verb == "POST":
+                return self.client.post(endpoint, params or {})
             return self.client.get(endpoint, params, headers)
         except AdminError as exc:
             raise click.ClickException(str(exc)) from None
@@ -187,12 +190,50 @@ def canary(out: Output, route: str, percent: int) -> None:
 
 
 def _change(out: Output, route: str, state: str) -> None:
-    data = out.fetch("PUT", f"/routes/{_quote(route)}", {"state": state})
+    """PUT the change with a change id of its own; when the answer leaves it unsure
+    whether the change was applied (no answer, a 5xx), ask the proxy by that id, so a
+    change is never reported lost when it was committed, nor applied twice."""
+    change_id = uuid.uuid4().hex
+    try:
+        data = out.client.put(f"/routes/{_quote(route)}", {"state": state, "change_id": change_id})
+    except AdminError as exc:
+        if exc.status is not None and exc.status < 500:
+            raise click.ClickException(str(exc)) from None
+        data = _ask_by_change_id(out, change_id, exc)
     change = data["change"]
     out.show(
         data,
         f"{change['route']}: {change['from']} -> [bold]{change['to']}[/] "
-        f"(by {change['who']}, {change['at'][:19]}Z)",
+        f"(by {change['who']}, {change['at'][:19]}Z, change {change['id'][:12]})",
+    )
+
+
+def _ask_by_change_id(out: Output, change_id: str, failure: AdminError) -> Any:
+    try:
+        return out.client.get(f"/changes/{change_id}")
+    except AdminError as exc:
+        if exc.status == 404:
+            raise click.ClickException(f"{failure}; the change was NOT applied") from None
+        raise click.ClickException(
+            f"{failure}; whether change {change_id} was applied is unknown ({exc}): "
+            "see `carve routes history`"
+        ) from None
+
+
+@routes.command()
+@click.pass_obj
+def restore(out: Output) -> None:
+    """Write the proxy's route table back to the store after it was wiped or replaced.
+
+    A proxy never adopts an empty or older table on its own; this is the operator's word:
+    the table the proxy serves becomes the store's new generation, at a version above
+    every one seen, and every proxy adopts it."""
+    data = out.fetch("POST", "/restore")
+    restored = data["restored"]
+    out.show(
+        data,
+        f"restored {len(restored['states'])} routes to {data['store']} as generation "
+        f"{restored['epoch']} at version {restored['version']}",
     )
 
 

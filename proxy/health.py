@@ -4,7 +4,6 @@ token required, as for the admin API: the figures name routes, upstreams and tra
 from __future__ import annotations
 
 import os
-import time
 
 from aiohttp import web
 
@@ -13,8 +12,6 @@ from proxy.handler import ProxyHandler
 from proxy.metrics import Metrics
 from proxy.resilience import BreakerState
 from routetable import RouteTable
-
-STALE_AFTER = 10.0  # seconds without a good route table read before we stop being ready
 
 
 class Health:
@@ -42,16 +39,31 @@ class Health:
         problems = []
         if self.draining:
             problems.append("draining")
-        last_ok = self.table.last_ok
-        if last_ok is None or time.monotonic() - last_ok > STALE_AFTER:
-            problems.append(f"route table unreadable: {self.table.last_error}")
+        # Serving from the last good table (the store down) is ready: a store outage must
+        # not take every proxy out of a load balancer. Not ready only with no table at all.
+        if not self.table.loaded:
+            problems.append(
+                f"no route table: the store {self.table.store.url} cannot be read "
+                f"({self.table.last_error}) and there is no local snapshot"
+            )
         if problems:
             return web.json_response({"status": "unavailable", "problems": problems}, status=503)
+        age = self.table.age()
         return web.json_response(
-            {"status": "ok", "pid": os.getpid(), "routes_version": self.table.snapshot.version}
+            {
+                "status": "ok",
+                "pid": os.getpid(),
+                "routes_version": self.table.snapshot.version,
+                "routes_source": self.table.source,
+                "routes_stale_seconds": None if age is None else round(age, 3),
+                "store_error": self.table.last_error,
+            }
         )
 
     async def metrics_page(self, request: web.Request) -> web.Response:
+        age = self.table.age()
+        self.metrics.table_stale.set(-1 if age is None else age)
+        self.metrics.table_version.set(self.table.snapshot.version)
         for name, upstream in self.handler.upstreams.items():
             is_open = upstream.breaker.state is BreakerState.OPEN
             self.metrics.breaker_open.labels(name).set(1 if is_open else 0)

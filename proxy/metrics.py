@@ -53,6 +53,18 @@ class Metrics:
             ["route", "outcome"],
             registry=r,
         )
+        self.table_stale = Gauge(
+            "carve_proxy_route_table_stale_seconds",
+            "Seconds since the route store was last read well (-1: never)",
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self.table_version = Gauge(
+            "carve_proxy_route_table_version",
+            "The route table version this process serves",
+            registry=r,
+            multiprocess_mode="min",
+        )
         self.breaker_open = Gauge(
             "carve_proxy_breaker_open",
             "1 while the upstream's circuit is open",

@@ -11,7 +11,7 @@ can use it; asynchronous callers run writes and refreshes in an executor.
 """
 
 from routetable.states import Change, Mode, RouteState, Snapshot
-from routetable.store import RouteStore, StoreError, open_store
+from routetable.store import RouteStore, StoreError, StoreRefused, open_store
 from routetable.table import RouteTable
 
 __all__ = [
@@ -22,5 +22,6 @@ __all__ = [
     "RouteTable",
     "Snapshot",
     "StoreError",
+    "StoreRefused",
     "open_store",
 ]

@@ -21,14 +21,22 @@ from collections.abc import Hashable, Iterator
 from pathlib import Path
 from typing import Any
 
-from routetable.states import Change, RouteState, Snapshot
-from routetable.store import RouteStore, StoreError
+from routetable.states import Change, RouteState, Snapshot, parse_entries, parse_history
+from routetable.store import (
+    DEADLINE,
+    Held,
+    RouteStore,
+    StoreError,
+    plan_change,
+    restore_plan,
+)
 
 
 class FileStore(RouteStore):
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, timeout: float = DEADLINE) -> None:
         self.path = Path(path)
         self.url = f"file:{self.path}"
+        self.timeout = timeout
         self._lock_path = self.path.with_name(self.path.name + ".lock")
         self._thread_lock = threading.Lock()  # flock is per open file, not per thread
 
@@ -43,47 +51,128 @@ class FileStore(RouteStore):
 
     def load(self) -> Snapshot:
         document = self._read()
-        states = {name: RouteState.from_json(s) for name, s in document["routes"].items()}
-        return Snapshot(version=document["version"], states=states)
+        current = self._current(document)
+        states, problems = parse_entries(document.get("routes", {}))
+        return Snapshot(current.version, states, current.epoch, problems)
 
-    def set_state(self, route: str, state: RouteState, *, who: str) -> Change:
+    def set_state(
+        self,
+        route: str,
+        state: RouteState,
+        *,
+        who: str,
+        change_id: str = "",
+        held: Held | None = None,
+    ) -> Change:
         with self._locked():
             document = self._read()
-            before = RouteState.from_json(document["routes"].get(route, RouteState().to_json()))
-            change = Change.now(route, who, before, state)
-            document["routes"][route] = state.to_json()
-            document["version"] += 1
-            document["history"].append(change.to_json())
+            recorded = self._find(document, change_id)
+            if recorded is not None:
+                return recorded
+            current = self._current(document)
+            routes = document.setdefault("routes", {})
+            change, epoch = plan_change(
+                self.url,
+                current,
+                routes.get(route),
+                route,
+                state,
+                who=who,
+                change_id=change_id,
+                held=held,
+            )
+            routes[route] = state.to_json()
+            document["version"] = change.version
+            document["epoch"] = epoch
+            document.setdefault("history", []).append(change.to_json())
             self._write(document)
         return change
 
+    def change(self, change_id: str) -> Change | None:
+        return self._find(self._read(), change_id)
+
+    def restore(self, snapshot: Snapshot, *, who: str) -> Snapshot:
+        with self._locked():
+            document = self._read()
+            version = document.get("version")
+            restored, changes = restore_plan(
+                snapshot, version if isinstance(version, int) else 0, who
+            )
+            document["version"] = restored.version
+            document["epoch"] = restored.epoch
+            document["routes"] = {r: s.to_json() for r, s in restored.states.items()}
+            history = document.get("history")
+            document["history"] = (history if isinstance(history, list) else []) + [
+                c.to_json() for c in changes
+            ]
+            self._write(document)
+        return restored
+
     def history(self, route: str | None = None, limit: int = 100) -> list[Change]:
-        entries = [Change.from_json(e) for e in self._read()["history"]]
+        raw = self._read().get("history", [])
+        entries = parse_history(raw if isinstance(raw, list) else [], str(self.path))
         if route is not None:
             entries = [c for c in entries if c.route == route]
         return entries[-limit:] if limit else entries
 
+    def _find(self, document: dict[str, Any], change_id: str) -> Change | None:
+        if not change_id:
+            return None
+        raw = document.get("history", [])
+        for item in reversed(raw if isinstance(raw, list) else []):
+            if isinstance(item, dict) and item.get("id") == change_id:
+                return parse_history([item], str(self.path))[0]
+        return None
+
+    def _current(self, document: dict[str, Any]) -> Held:
+        version = document.get("version", 0 if not document.get("routes") else None)
+        routes = document.get("routes", {})
+        if not isinstance(version, int) or version < 0 or not isinstance(routes, dict):
+            raise StoreError(
+                f"route table {self.path} has no valid version or routes "
+                f"(version {version!r}): it was edited by hand; fix it or restore it with "
+                "`carve routes restore`"
+            )
+        return Held(str(document.get("epoch") or ""), version)
+
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
+        deadline = time.monotonic() + self.timeout
+        if not self._thread_lock.acquire(timeout=self.timeout):
+            raise StoreError(f"route table {self.path} is busy: no write finished in time")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._thread_lock, open(self._lock_path, "a") as lock_file:
-                fcntl.flock(lock_file, fcntl.LOCK_EX)
+            with open(self._lock_path, "a") as lock_file:
+                while True:
+                    try:
+                        fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() >= deadline:
+                            raise StoreError(
+                                f"route table {self.path} is locked by another process for "
+                                f"more than {self.timeout:g} s; nothing was written"
+                            ) from None
+                        time.sleep(0.005)
                 try:
                     yield
                 finally:
                     fcntl.flock(lock_file, fcntl.LOCK_UN)
         except OSError as exc:
             raise StoreError(f"cannot lock route table {self._lock_path}: {exc}") from exc
+        finally:
+            self._thread_lock.release()
 
     def _read(self) -> dict[str, Any]:
         try:
             with open(self.path, encoding="utf-8") as f:
-                document: dict[str, Any] = json.load(f)
+                document = json.load(f)
         except FileNotFoundError:
-            return {"version": 0, "routes": {}, "history": []}
+            return {}
         except (OSError, ValueError) as exc:
             raise StoreError(f"cannot read route table {self.path}: {exc}") from exc
+        if not isinstance(document, dict):
+            raise StoreError(f"cannot read route table {self.path}: not a JSON object")
         return document
 
     def _write(self, document: dict[str, Any]) -> None:

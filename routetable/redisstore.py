@@ -1,43 +1,58 @@
 """The Redis store: a hash of route -> state, a version counter and a history list.
 
-A write is one WATCH/MULTI transaction (read the old state, set the new one, bump the
-version, append the change), so concurrent writers from several hosts never lose an
-audit entry. Readers compare the version key, one GET, with the one they hold.
+A write is one WATCH/MULTI transaction (read the old state, set the new one, set the
+version one higher, append the change, record its id), so concurrent writers from
+several hosts never lose an audit entry nor apply a change id twice. A meta hash keeps
+the store's generation (epoch) and how many states it holds, so a deleted key is seen.
+Readers compare the version key and the epoch, one round trip, with the ones they hold.
 
-URL: redis://host:port/db?prefix=carve:routes: (the prefix namespaces the three keys).
+URL: redis://host:port/db?prefix=carve:routes: (the prefix namespaces the keys).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
-from routetable.states import Change, RouteState, Snapshot
-from routetable.store import RouteStore, StoreError
+from routetable.states import Change, RouteState, Snapshot, parse_entries, parse_history
+from routetable.store import DEADLINE, Held, RouteStore, StoreError, plan_change, restore_plan
 
 DEFAULT_PREFIX = "carve:routes:"
 
 
 class RedisStore(RouteStore):
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, timeout: float = DEADLINE) -> None:
         parts = urlsplit(url)
         query = dict(parse_qsl(parts.query))
         self.prefix = query.pop("prefix", DEFAULT_PREFIX)
         self.url = url
         client_url = urlunsplit(parts._replace(query=urlencode(query)))
         self._client = redis.Redis.from_url(
-            client_url, socket_connect_timeout=2, socket_timeout=2, decode_responses=True
+            client_url,
+            socket_connect_timeout=timeout,
+            socket_timeout=timeout,
+            # A pooled connection closed meanwhile is retried once at once; a timeout is
+            # not: the caller's deadline holds.
+            retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+            decode_responses=True,
         )
         self._states_key = f"{self.prefix}states"
         self._version_key = f"{self.prefix}version"
         self._history_key = f"{self.prefix}history"
+        self._meta_key = f"{self.prefix}meta"  # epoch, and how many states it holds
+        self._changes_key = f"{self.prefix}changes"  # change id -> change
 
     def stamp(self) -> Hashable:
-        try:
-            return self._client.get(self._version_key)
+        try:  # the generation too: a re-created table at the same version is another table
+            pipe = self._client.pipeline(transaction=False)
+            pipe.get(self._version_key)
+            pipe.hget(self._meta_key, "epoch")
+            return tuple(pipe.execute())
         except redis.RedisError as exc:
             raise StoreError(f"cannot read route table version from Redis: {exc}") from exc
 
@@ -46,40 +61,125 @@ class RedisStore(RouteStore):
             pipe = self._client.pipeline(transaction=True)
             pipe.hgetall(self._states_key)
             pipe.get(self._version_key)
-            raw_states, version = pipe.execute()
+            pipe.hgetall(self._meta_key)
+            raw_states, version, meta = pipe.execute()
         except redis.RedisError as exc:
             raise StoreError(f"cannot read route table from Redis: {exc}") from exc
-        states = {name: RouteState.from_json(json.loads(s)) for name, s in raw_states.items()}
-        return Snapshot(version=int(version or 0), states=states)
+        current = self._current(version, meta, len(raw_states))
+        states, problems = parse_entries(raw_states)
+        return Snapshot(current.version, states, current.epoch, problems)
 
-    def set_state(self, route: str, state: RouteState, *, who: str) -> Change:
+    def set_state(
+        self,
+        route: str,
+        state: RouteState,
+        *,
+        who: str,
+        change_id: str = "",
+        held: Held | None = None,
+    ) -> Change:
         changes: list[Change] = []
 
         def write(pipe: redis.client.Pipeline) -> None:
-            old = pipe.hget(self._states_key, route)
-            before = RouteState.from_json(json.loads(old)) if old else RouteState()
-            change = Change.now(route, who, before, state)
+            # The keys are WATCHed: read them in one MULTI (another connection) so they
+            # agree; a write after the WATCH makes this EXEC fail and the whole run again.
+            read = self._client.pipeline(transaction=True)
+            read.get(self._version_key)
+            read.hgetall(self._meta_key)
+            read.hlen(self._states_key)
+            read.hget(self._states_key, route)
+            read.hget(self._changes_key, change_id or "-")
+            version, meta, count, old, recorded = read.execute()
+            if change_id and recorded:
+                changes[:] = parse_history([recorded], self._history_key)
+                return
+            current = self._current(version, meta, count)
+            change, epoch = plan_change(
+                self.url, current, old, route, state, who=who, change_id=change_id, held=held
+            )
+            count += old is None
+            record = json.dumps(change.to_json())
             pipe.multi()
             pipe.hset(self._states_key, route, json.dumps(state.to_json()))
-            pipe.incr(self._version_key)
-            pipe.rpush(self._history_key, json.dumps(change.to_json()))
+            pipe.set(self._version_key, change.version)
+            pipe.hset(self._meta_key, mapping={"epoch": epoch, "count": count})
+            pipe.rpush(self._history_key, record)
+            pipe.hset(self._changes_key, change.id, record)
             changes[:] = [change]
 
-        try:
-            self._client.transaction(write, self._states_key)
-        except redis.RedisError as exc:
-            raise StoreError(f"cannot write route table to Redis: {exc}") from exc
+        self._transaction(write, "write route table to")
         return changes[0]
+
+    def change(self, change_id: str) -> Change | None:
+        try:
+            recorded = self._client.hget(self._changes_key, change_id)
+        except redis.RedisError as exc:
+            raise StoreError(f"cannot read route changes from Redis: {exc}") from exc
+        found = parse_history([recorded], self._changes_key) if recorded else []
+        return found[0] if found else None
+
+    def restore(self, snapshot: Snapshot, *, who: str) -> Snapshot:
+        written: list[Snapshot] = []
+
+        def write(pipe: redis.client.Pipeline) -> None:
+            version = pipe.get(self._version_key)
+            current = int(version) if version and version.isdigit() else 0
+            restored, changes = restore_plan(snapshot, current, who)
+            pipe.multi()
+            pipe.delete(self._states_key)
+            if restored.states:
+                pipe.hset(
+                    self._states_key,
+                    mapping={r: json.dumps(s.to_json()) for r, s in restored.states.items()},
+                )
+            pipe.set(self._version_key, restored.version)
+            pipe.hset(
+                self._meta_key, mapping={"epoch": restored.epoch, "count": len(restored.states)}
+            )
+            for change in changes:
+                record = json.dumps(change.to_json())
+                pipe.rpush(self._history_key, record)
+                pipe.hset(self._changes_key, change.id, record)
+            written[:] = [restored]
+
+        self._transaction(write, "restore route table to")
+        return written[0]
 
     def history(self, route: str | None = None, limit: int = 100) -> list[Change]:
         try:
             raw = self._client.lrange(self._history_key, 0, -1)
         except redis.RedisError as exc:
             raise StoreError(f"cannot read route history from Redis: {exc}") from exc
-        entries = [Change.from_json(json.loads(e)) for e in raw]
+        entries = parse_history(raw, self._history_key)
         if route is not None:
             entries = [c for c in entries if c.route == route]
         return entries[-limit:] if limit else entries
 
     def close(self) -> None:
         self._client.close()
+
+    def _transaction(self, write: Callable[[redis.client.Pipeline], None], what: str) -> None:
+        """Run `write` under WATCH of the version and the states: compare-and-set."""
+        try:
+            self._client.transaction(write, self._version_key, self._states_key, self._meta_key)
+        except redis.RedisError as exc:
+            raise StoreError(f"cannot {what} Redis: {exc}") from exc
+
+    def _current(self, version: str | None, meta: dict[str, str], count: int) -> Held:
+        """The generation and version the keys hold; StoreError when they disagree."""
+        if version is None and not count and not meta:
+            return Held("", 0)  # empty: never written, or wiped
+        fix = "restore it with `carve routes restore`"
+        if version is None or not version.isdigit():
+            raise StoreError(
+                f"the route table version key {self._version_key} is "
+                f"{'missing' if version is None else repr(version)} while {count} states are "
+                f"stored: {fix}"
+            )
+        recorded = meta.get("count")
+        if recorded is not None and recorded.isdigit() and int(recorded) != count:
+            raise StoreError(
+                f"{self._states_key} holds {count} states but the table recorded {recorded} "
+                f"(deleted or added by hand): {fix}"
+            )
+        return Held(meta.get("epoch", ""), int(version))

@@ -5,21 +5,103 @@
     postgresql://user@host/db?schema=public               PostgreSQL tables + version row
 
 With no URL, CARVE_ROUTES_URL is used, else `routes.json` under CARVE_VAR_DIR (default var/).
+
+Every store call ends within DEADLINE seconds (CARVE_ROUTES_TIMEOUT, default 2) with a
+result or a StoreError, however the store fails: no caller queues behind a stuck one.
 """
 
 from __future__ import annotations
 
 import abc
 import os
+import uuid
 from collections.abc import Hashable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
-from routetable.states import Change, RouteState, Snapshot
+from routetable.states import MONOLITH, Change, RouteState, Snapshot, parse_entry
+
+DEADLINE = float(os.environ.get("CARVE_ROUTES_TIMEOUT", "2"))
 
 
 class StoreError(Exception):
     """The store cannot be read or written; the message says which and why."""
+
+
+class StoreRefused(StoreError):
+    """The store answered, but it is not the table the writer held (wiped, replaced or
+    older): nothing was written; the message says how to restore it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """The generation and version a writer last saw: a write goes ahead only on that
+    generation at that version or later."""
+
+    epoch: str
+    version: int
+
+
+def follows(found: Held, held: Held) -> bool:
+    """Whether a table found in the store may follow the one held: a later version (a new
+    generation only comes at a version above all held: a restore), or the same version
+    of the same generation. An empty, older or rolled-back table never does."""
+    return found.version > held.version or (
+        found.version == held.version and found.epoch == held.epoch
+    )
+
+
+def new_epoch() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def new_change_id() -> str:
+    return uuid.uuid4().hex
+
+
+def plan_change(
+    url: str,
+    current: Held,
+    raw_before: Any,
+    route: str,
+    state: RouteState,
+    *,
+    who: str,
+    change_id: str,
+    held: Held | None,
+) -> tuple[Change, str]:
+    """The change a write makes on a store at `current`, and the store's epoch after it.
+
+    Refuses (StoreRefused) when the writer held another generation or a later version.
+    An empty store gets a new epoch with its first change."""
+    if held is not None and not follows(current, held):
+        raise StoreRefused(refusal(url, current, held))
+    epoch = current.epoch or (new_epoch() if current.version == 0 else "")
+    try:
+        before: RouteState | None = MONOLITH if raw_before is None else parse_entry(raw_before)
+    except ValueError:
+        before = None
+    change = Change.now(
+        route, who, before, state, id=change_id or new_change_id(), version=current.version + 1
+    )
+    return change, epoch
+
+
+def refusal(url: str, found: Held, held: Held) -> str:
+    """The operator's message for a store that is not the table a reader or writer held."""
+    if found.version == 0:
+        what = "is empty (wiped, or a new store)"
+    elif found.epoch != held.epoch:
+        what = f"holds another generation ({found.epoch or 'unnamed'} at version {found.version})"
+    else:
+        what = f"went back to version {found.version}"
+    return (
+        f"the route store {url} {what}, but this table held generation "
+        f"{held.epoch or 'unnamed'} at version {held.version}: kept the last good table; "
+        "write it back with `carve routes restore` (or re-seed the store on purpose)"
+    )
 
 
 class RouteStore(abc.ABC):
@@ -39,8 +121,29 @@ class RouteStore(abc.ABC):
         """The whole table as it is now."""
 
     @abc.abstractmethod
-    def set_state(self, route: str, state: RouteState, *, who: str) -> Change:
-        """Persist `state` for `route` and audit it, atomically; returns the change."""
+    def set_state(
+        self,
+        route: str,
+        state: RouteState,
+        *,
+        who: str,
+        change_id: str = "",
+        held: Held | None = None,
+    ) -> Change:
+        """Persist `state` for `route` and audit it, atomically; returns the change.
+
+        A `change_id` already recorded is not applied again: the recorded change is
+        returned. With `held`, the write is refused (StoreRefused) unless the store is
+        still that generation at that version or later."""
+
+    @abc.abstractmethod
+    def change(self, change_id: str) -> Change | None:
+        """The recorded change with this id, if any."""
+
+    @abc.abstractmethod
+    def restore(self, snapshot: Snapshot, *, who: str) -> Snapshot:
+        """Write `snapshot`'s states back as a new generation, at a version above both the
+        snapshot's and the store's, and audit each route; returns what was written."""
 
     @abc.abstractmethod
     def history(self, route: str | None = None, limit: int = 100) -> list[Change]:
@@ -48,6 +151,26 @@ class RouteStore(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
+
+
+def restore_plan(
+    snapshot: Snapshot, current_version: int, who: str
+) -> tuple[Snapshot, list[Change]]:
+    """The table a restore writes and the changes it audits (one per route)."""
+    version = max(current_version, snapshot.version) + 1
+    restored = Snapshot(version, snapshot.states, new_epoch())
+    changes = [
+        Change.now(
+            route,
+            f"{who} (restore)",
+            None,
+            state,
+            id=f"restore-{restored.epoch}-{route}",
+            version=version,
+        )
+        for route, state in sorted(snapshot.states.items())
+    ]
+    return restored, changes
 
 
 def default_url() -> str:
@@ -59,22 +182,23 @@ def default_url() -> str:
     return f"file:{var_dir / 'routes.json'}"
 
 
-def open_store(url: str | None = None) -> RouteStore:
-    """Open the backend a URL names (see the module docstring)."""
+def open_store(url: str | None = None, *, timeout: float = DEADLINE) -> RouteStore:
+    """Open the backend a URL names (see the module docstring); every call on it ends
+    within `timeout` seconds. Opening does no I/O: a store that is down opens."""
     url = url or default_url()
     scheme = urlsplit(url).scheme
     if scheme in ("", "file"):
         from routetable.filestore import FileStore
 
-        return FileStore(file_path(url))
+        return FileStore(file_path(url), timeout=timeout)
     if scheme in ("redis", "rediss", "unix"):
         from routetable.redisstore import RedisStore
 
-        return RedisStore(url)
+        return RedisStore(url, timeout=timeout)
     if scheme in ("postgres", "postgresql"):
         from routetable.pgstore import PostgresStore
 
-        return PostgresStore(url)
+        return PostgresStore(url, timeout=timeout)
     raise StoreError(
         f"unknown route store {url!r}: use file:PATH, redis://HOST/DB or postgresql://HOST/DB"
     )

@@ -1,70 +1,265 @@
-"""The reader: an in-memory snapshot kept fresh by a cheap version check."""
+"""The reader: an in-memory snapshot kept fresh by a cheap version check.
+
+What a reader holds only moves forward: it adopts a table from the store only at a
+later version (or the same version of the same generation), so a wiped, replaced or
+rolled-back store never moves a route; it says why, once, and keeps the last good
+table until an operator restores the store (`restore()`). An entry the store holds but
+cannot be read keeps that route's last good state. With `snapshot_path`, every adopted
+table is also kept on local disk and a reader starts from it while the store is down.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import os
+import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Hashable
+from pathlib import Path
+from typing import Any
 
 from routetable.states import MONOLITH, Change, RouteState, Snapshot
-from routetable.store import RouteStore, StoreError
+from routetable.store import DEADLINE, Held, RouteStore, StoreError, follows, refusal
 
 log = logging.getLogger("carve.routetable")
 
 _UNSET = object()
+_TABLES: weakref.WeakSet[RouteTable] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    for table in list(_TABLES):
+        table._after_fork()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 class RouteTable:
-    """Holds the latest snapshot of a store. Reading `snapshot` never does I/O.
+    """Holds the latest good snapshot of a store. Reading `snapshot` never does I/O.
 
-    `refresh()` checks the store's stamp and reloads only when it changed; an
-    asynchronous owner calls it from a background task (in an executor), a synchronous
-    one calls `current()`, which refreshes when the snapshot is older than `max_age`.
-    When the store cannot be reached the last snapshot stays in force and
-    `last_error` says why.
+    `refresh()` checks the store's stamp and reloads only when it changed; it never
+    raises. An asynchronous owner calls it from a background task (in an executor); a
+    synchronous one calls `current()`, which starts a refresh in a background thread
+    when the snapshot is older than `max_age` and waits for it at most `wait` seconds
+    (not at all while the store is failing), so no caller blocks on the store.
     """
 
-    def __init__(self, store: RouteStore, *, max_age: float = 0.25) -> None:
+    def __init__(
+        self,
+        store: RouteStore,
+        *,
+        max_age: float = 0.25,
+        wait: float = 0.05,
+        snapshot_path: Path | None = None,
+    ) -> None:
         self.store = store
         self.max_age = max_age
+        self.wait = wait
+        self.snapshot_path = snapshot_path
         self.snapshot = Snapshot()
-        self.last_error: str | None = None
-        self.last_ok: float | None = None  # time.monotonic() of the last good check
+        self.source = "none"  # where the snapshot came from: none, disk or store
+        self.last_error: str | None = None  # why the store could not be read, or was refused
+        self.last_ok: float | None = None  # time.monotonic() of the last good read
+        self._refused: str | None = None
         self._stamp: Hashable = _UNSET
         self._checked = 0.0
         self._lock = threading.Lock()
+        self._background: threading.Thread | None = None
+        self._background_lock = threading.Lock()
+        self._said: set[str] = set()
+        _TABLES.add(self)
+        if snapshot_path is not None:
+            self._load_local(snapshot_path)
 
-    def refresh(self) -> bool:
-        """Reload if the store changed; True when the snapshot was replaced."""
-        with self._lock:
+    def _after_fork(self) -> None:
+        """In a forked child: a lock a thread of the parent held would never be released."""
+        self._lock = threading.Lock()
+        self._background_lock = threading.Lock()
+        self._background = None
+
+    # ------------------------------------------------------------ reading
+    @property
+    def loaded(self) -> bool:
+        """A table is in force (read from the store, or from the local snapshot)."""
+        return self.source != "none"
+
+    def age(self) -> float | None:
+        """Seconds since the store was last read well (None: never)."""
+        return None if self.last_ok is None else time.monotonic() - self.last_ok
+
+    def refresh(self, wait: float = 0.0) -> bool:
+        """Reload if the store changed; True when a newer table was adopted. Never raises:
+        a failure is logged once and kept in `last_error`. Does not queue behind a refresh
+        already under way for longer than `wait` seconds."""
+        acquired = self._lock.acquire(timeout=wait) if wait > 0 else self._lock.acquire(False)
+        if not acquired:
+            return False
+        try:
             self._checked = time.monotonic()
             try:
                 stamp = self.store.stamp()
-                changed = stamp != self._stamp
-                if changed:
-                    self.snapshot = self.store.load()
+                adopted = False
+                if stamp != self._stamp:
+                    adopted = self._adopt(self.store.load())
                     self._stamp = stamp
-            except StoreError as exc:
-                if self.last_error != str(exc):
-                    log.warning("route table: %s (keeping version %s)", exc, self.snapshot.version)
-                self.last_error = str(exc)
+            except Exception as exc:  # the refresh must outlive any failure
+                message = (
+                    str(exc) if isinstance(exc, StoreError) else f"{type(exc).__name__}: {exc}"
+                )
+                self._say(
+                    logging.WARNING,
+                    f"route table: {message} (keeping version {self.snapshot.version})",
+                )
+                self.last_error = message
                 return False
-            self.last_error = None
+            if self.last_error is not None and self._refused is None:
+                log.info("route table: the store answers again (version %s)", self.snapshot.version)
+                self._said.clear()
+            self.last_error = self._refused
             self.last_ok = self._checked
-            return changed
+            return adopted
+        finally:
+            self._lock.release()
 
     def current(self) -> Snapshot:
-        """The snapshot, refreshed first if it is older than `max_age` seconds."""
+        """The snapshot; when it is older than `max_age` a refresh is started in the
+        background and waited for briefly (not while the store is failing)."""
         if time.monotonic() - self._checked >= self.max_age:
-            self.refresh()
+            with self._background_lock:
+                thread = self._background
+                if thread is None or not thread.is_alive():
+                    thread = threading.Thread(
+                        target=self.refresh, name="carve-routetable-refresh", daemon=True
+                    )
+                    self._background = thread
+                    thread.start()
+            if self.last_error is None:
+                thread.join(self.wait)
         return self.snapshot
 
     def state_of(self, route: str, default: RouteState = MONOLITH) -> RouteState:
         return self.current().get(route, default)
 
-    def set_state(self, route: str, state: RouteState, *, who: str) -> Change:
-        """Write through to the store, then see the write at once."""
-        change = self.store.set_state(route, state, who=who)
-        self.refresh()
+    # ------------------------------------------------------------ writing
+    def held(self) -> Held | None:
+        """What a write must find in the store: the generation and version held."""
+        if not self.loaded or self.snapshot.empty:
+            return None
+        return Held(self.snapshot.epoch, self.snapshot.version)
+
+    def set_state(self, route: str, state: RouteState, *, who: str, change_id: str = "") -> Change:
+        """Write through to the store (refused if it is not the table held), then see it."""
+        change = self.store.set_state(route, state, who=who, change_id=change_id, held=self.held())
+        self.refresh(wait=DEADLINE)
         return change
+
+    def restore(self, *, who: str) -> Snapshot:
+        """Write the table held back to the store as a new generation (the operator's word
+        after a wipe); every reader adopts it, its version being above all it held."""
+        if not self.loaded or self.snapshot.empty:
+            raise StoreError("this process holds no route table to restore")
+        restored = self.store.restore(self.snapshot, who=who)
+        log.warning(
+            "route table: %s restored version %s as generation %s at version %s",
+            who,
+            self.snapshot.version,
+            restored.epoch,
+            restored.version,
+        )
+        self.refresh(wait=DEADLINE)
+        return restored
+
+    # ------------------------------------------------------------ internals
+    def _adopt(self, fresh: Snapshot) -> bool:
+        held = self.snapshot
+        if self.loaded and not held.empty:
+            if not follows(Held(fresh.epoch, fresh.version), Held(held.epoch, held.version)):
+                self._refused = refusal(
+                    self.store.url,
+                    Held(fresh.epoch, fresh.version),
+                    Held(held.epoch, held.version),
+                )
+                self._say(logging.ERROR, f"route table: {self._refused}")
+                return False
+            if fresh.epoch != held.epoch:
+                log.warning(
+                    "route table: the store is a new generation %s at version %s (was %s at %s)",
+                    fresh.epoch,
+                    fresh.version,
+                    held.epoch or "unnamed",
+                    held.version,
+                )
+        states = dict(fresh.states)
+        for route, why in sorted(fresh.problems.items()):
+            kept = held.states.get(route)
+            if kept is not None:
+                states[route] = kept
+            self._say(
+                logging.ERROR,
+                f"route table: the entry of route {route!r} in {self.store.url} is unreadable, "
+                f"keeping {kept or 'the configured state'}: {why}",
+            )
+        self._refused = None
+        newer = fresh.version != held.version or fresh.epoch != held.epoch or not self.loaded
+        self.snapshot = Snapshot(fresh.version, states, fresh.epoch, fresh.problems)
+        was = self.source
+        self.source = "store"
+        if newer or was != "store":
+            self._save_local()
+        return newer
+
+    def _say(self, level: int, message: str) -> None:
+        """Log a message once (until the store answers well again)."""
+        if message not in self._said:
+            self._said.add(message)
+            log.log(level, "%s", message)
+
+    def _load_local(self, path: Path) -> None:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("store") != self.store.url:
+                log.warning(
+                    "route table: ignoring %s, it is a snapshot of %s", path, data.get("store")
+                )
+                return
+            self.snapshot = Snapshot.from_json(data)
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.error("route table: cannot read the local snapshot %s: %s", path, exc)
+            return
+        self.source = "disk"
+        log.info(
+            "route table: starting from the local snapshot %s (version %s, saved %s)",
+            path,
+            self.snapshot.version,
+            data.get("saved_at"),
+        )
+
+    def _save_local(self) -> None:
+        path = self.snapshot_path
+        if path is None:
+            return
+        document: dict[str, Any] = {
+            "store": self.store.url,
+            "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            **self.snapshot.to_json(),
+        }
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as f:
+                    json.dump(document, f, indent=1)
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+                raise
+        except OSError as exc:
+            self._say(logging.WARNING, f"route table: cannot keep the snapshot in {path}: {exc}")

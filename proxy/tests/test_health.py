@@ -11,7 +11,6 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from proxy.app import TABLE
-from proxy.health import STALE_AFTER
 from proxy.tests.conftest import TOKEN, Fake, ProxyFactory
 
 Trio = tuple[Fake, Fake, Fake]
@@ -25,19 +24,37 @@ async def test_healthz_and_readyz(trio: Trio, make_proxy: ProxyFactory) -> None:
     assert not trio[0].seen  # answered by the proxy itself
 
 
-async def test_not_ready_when_the_route_table_is_unreadable(
+async def test_ready_on_the_last_table_while_the_store_is_unreadable(
     trio: Trio, make_proxy: ProxyFactory, tmp_path: Path
 ) -> None:
+    """A store outage must not take every proxy out of a load balancer (issue 15, #6)."""
     proxy = await make_proxy(*trio)
+    await proxy.set_state("payments", "extracted")
     (tmp_path / "routes.json").write_text("{broken")
     table = proxy.app[TABLE]
-    table.last_ok = time.monotonic() - STALE_AFTER - 1
     deadline = time.monotonic() + 2
-    while (response := await proxy.client.get("/readyz")).status != 503:
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.05)
-    assert "route table unreadable" in (await response.json())["problems"][0]
-    assert (await proxy.client.get("/x")).status == 200  # still routes on the last snapshot
+    while table.last_error is None:
+        assert time.monotonic() < deadline, "the refresh never read the broken store"
+        await asyncio.sleep(0.02)
+    table.last_ok = time.monotonic() - 60  # a long outage
+    response = await proxy.client.get("/readyz")
+    assert response.status == 200
+    body = await response.json()
+    assert body["routes_version"] == 1 and body["routes_stale_seconds"] >= 60
+    assert "cannot read route table" in body["store_error"]
+    assert (await (await proxy.client.get("/api/payments/x")).json())["upstream"] == "payments"
+    text = await (await proxy.client.get("/metrics")).text()
+    assert "carve_proxy_route_table_stale_seconds" in text
+
+
+async def test_not_ready_with_no_table_at_all(
+    trio: Trio, make_proxy: ProxyFactory, tmp_path: Path
+) -> None:
+    (tmp_path / "routes.json").write_text("{broken")  # down at start, no local snapshot
+    proxy = await make_proxy(*trio)
+    response = await proxy.client.get("/readyz")
+    assert response.status == 503
+    assert "no route table" in (await response.json())["problems"][0]
 
 
 async def test_metrics_per_route_backend_and_outcome(trio: Trio, make_proxy: ProxyFactory) -> None:

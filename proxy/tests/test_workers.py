@@ -34,22 +34,23 @@ async def wait_until_up(url: str, process: asyncio.subprocess.Process) -> None:
             await asyncio.sleep(0.1)
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-async def test_workers_serve_one_port_and_drain_on_sigterm(
-    fake: object, tmp_path: Path, workers: int
-) -> None:
-    monolith: Fake = await fake("monolith")  # type: ignore[operator]
-    payments: Fake = await fake("payments")  # type: ignore[operator]
-    port = unused_port()
-    config = tmp_path / "proxy.toml"
-    config.write_text(
+def write_config(path: Path, port: int, store_dir: Path, monolith: Fake, payments: Fake) -> Path:
+    """A proxy config: the admin API on, a payments route, the route table in store_dir."""
+    path.write_text(
         f'[proxy]\nlisten = "127.0.0.1:{port}"\nadmin_token = "{TOKEN}"\ndrain_seconds = 10\n'
-        f'routes_url = "file:{tmp_path}/routes.json"\n'
+        f'routes_url = "file:{store_dir}/routes.json"\n'
         f'[upstreams.monolith]\nurl = "{monolith.url}"\n'
         f'[upstreams.payments]\nurl = "{payments.url}"\n'
         '[[routes]]\nname = "payments"\nprefix = "/api/payments/"\nservice = "payments"\n'
     )
-    process = await asyncio.create_subprocess_exec(
+    return path
+
+
+async def start_proxy(
+    config: Path, workers: int, var_dir: Path, stderr: int = asyncio.subprocess.PIPE
+) -> asyncio.subprocess.Process:
+    """`carve proxy --workers N` as a user runs it, its local state under var_dir."""
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "carve",
@@ -60,10 +61,21 @@ async def test_workers_serve_one_port_and_drain_on_sigterm(
         str(workers),
         "--no-access-log",
         cwd=REPO,
-        env={**os.environ, "CARVE_VAR_DIR": str(tmp_path)},
+        env={**os.environ, "CARVE_VAR_DIR": str(var_dir)},
         stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
+        stderr=stderr,
     )
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_workers_serve_one_port_and_drain_on_sigterm(
+    fake: object, tmp_path: Path, workers: int
+) -> None:
+    monolith: Fake = await fake("monolith")  # type: ignore[operator]
+    payments: Fake = await fake("payments")  # type: ignore[operator]
+    port = unused_port()
+    config = write_config(tmp_path / "proxy.toml", port, tmp_path, monolith, payments)
+    process = await start_proxy(config, workers, tmp_path)
     url = f"http://127.0.0.1:{port}"
     try:
         await wait_until_up(url, process)

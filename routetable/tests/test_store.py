@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from routetable import Mode, RouteState, RouteStore, RouteTable, open_store
+from routetable import Mode, RouteState, RouteStore, RouteTable, StoreError, open_store
 
 CANARY_10 = RouteState(Mode.CANARY, 10)
 
@@ -59,7 +59,17 @@ def test_concurrent_writers_lose_no_change(store_url: str) -> None:
         own = open_store(store_url)
         try:
             for i in range(10):
-                own.set_state(name, RouteState(Mode.CANARY, i), who=name)
+                # A write past the store's deadline (a loaded machine) fails; retried with
+                # its change id it lands once, whether or not the failed try committed.
+                deadline = time.monotonic() + 30
+                while True:
+                    try:
+                        own.set_state(
+                            name, RouteState(Mode.CANARY, i), who=name, change_id=f"{name}-{i}"
+                        )
+                        break
+                    except StoreError:
+                        assert time.monotonic() < deadline, "the store never took the write"
         finally:
             own.close()
 
@@ -91,3 +101,20 @@ def test_another_reader_sees_a_change_within_a_second(store_url: str) -> None:
     finally:
         writer.close()
         reader_store.close()
+
+
+def test_a_forked_child_refreshes_even_if_a_parent_thread_held_the_lock(store_url: str) -> None:
+    import os
+
+    table = RouteTable(open_store(store_url))
+    table.refresh()
+    writer = open_store(store_url)
+    writer.set_state("payments", RouteState(Mode.EXTRACTED), who="ci")
+    writer.close()
+    with table._lock:  # a background refresh of the parent, mid-flight at the fork
+        pid = os.fork()
+        if pid == 0:  # the child: exits 0 only if it sees the change
+            os._exit(0 if table.refresh() else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    table.store.close()
