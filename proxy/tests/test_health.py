@@ -43,8 +43,8 @@ async def test_ready_on_the_last_table_while_the_store_is_unreadable(
     assert body["routes_version"] == 1 and body["routes_stale_seconds"] >= 60
     assert "cannot read route table" in body["store_error"]
     assert (await (await proxy.client.get("/api/payments/x")).json())["upstream"] == "payments"
-    text = await (await proxy.client.get("/metrics")).text()
-    assert "carve_proxy_route_table_stale_seconds" in text
+    metrics = await proxy.client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert "carve_proxy_route_table_stale_seconds" in await metrics.text()
 
 
 async def test_not_ready_with_no_table_at_all(
