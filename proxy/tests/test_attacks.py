@@ -174,6 +174,10 @@ async def test_application_500s_do_not_take_the_default_route_down(
         b"/x/../healthz",
         b"/%2E/readyz",
         b"/metrics/",
+        # found by the outside attack on issue 12: the monolith's metrics through the proxy
+        b"//metrics",
+        b"/api/../metrics",
+        b"/api/payments/../../metrics",
     ],
 )
 @pytest.mark.parametrize("upgrade", [False, True], ids=["plain", "websocket"])
