@@ -3,13 +3,17 @@ from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from monolith.users import selectors, services
 from servicekit.auth import caller_id
 from servicekit.errors import NotFound
-from servicekit.throttles import LoginFailuresByAccount, LoginFailuresByAddress, report_failure
+from servicekit.throttles import (
+    LoginFailuresByAccount,
+    LoginFailuresByAddress,
+    ScopedByAddress,
+    report_failure,
+)
 from servicekit.tokens import ACCESS, REFRESH, lifetime
 
 
@@ -28,7 +32,7 @@ class UserRegisterApi(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ScopedByAddress]
     throttle_scope = "register"
 
     class InputSerializer(serializers.Serializer):
@@ -115,7 +119,7 @@ class TokenRefreshApi(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ScopedByAddress]
     throttle_scope = "token_refresh"
 
     class InputSerializer(serializers.Serializer):
