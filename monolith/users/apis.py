@@ -12,7 +12,7 @@ from servicekit.throttles import (
     LoginFailuresByAccount,
     LoginFailuresByAddress,
     ScopedByAddress,
-    report_failure,
+    failures_counted,
 )
 from servicekit.tokens import ACCESS, REFRESH, lifetime
 
@@ -103,13 +103,10 @@ class TokenObtainApi(APIView):
 
     @extend_schema(request=InputSerializer, responses={200: TOKEN_OUTPUT})
     def post(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        try:
+        with failures_counted(request, services.InvalidCredentials):
+            data = self.InputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
             pair = services.token_obtain(**data.validated_data)
-        except services.InvalidCredentials:
-            report_failure(request, self)
-            raise
         return token_response(pair)
 
 

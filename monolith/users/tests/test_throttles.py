@@ -146,3 +146,30 @@ def test_client_address_believes_x_forwarded_for_only_from_trusted_proxies(
     factory = APIRequestFactory()
     request = Request(factory.get("/", REMOTE_ADDR=peer, HTTP_X_FORWARDED_FOR=forwarded))
     assert client_address(request) == client
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_guesses_never_pass_the_limit(make_user):
+    """40 wrong passwords at once against a limit of 5: exactly 5 are tried, the rest 429
+    (a check-then-write count lets many more through)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+    from rest_framework.test import APIClient
+
+    make_user(username="victim", password=PASSWORD)
+    start = threading.Barrier(40)
+
+    def guess(i: int) -> int:
+        try:
+            client = APIClient()
+            start.wait(timeout=30)
+            return log_in(client, "victim", f"guess-{i}", address=f"10.3.0.{i}").status_code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        answers = list(pool.map(guess, range(40)))
+    assert sorted(answers) == [401] * 5 + [429] * 35
+    assert log_in(APIClient(), "victim", PASSWORD, address="10.4.0.1").status_code == 429
