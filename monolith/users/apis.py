@@ -112,7 +112,8 @@ class TokenObtainApi(APIView):
 
 class TokenRefreshApi(APIView):
     """A new access and refresh token for a refresh token (refused once the user's access
-    changed: password, active or staff state)."""
+    changed: password, active or staff state). A refresh token is good for one refresh:
+    reusing a spent one revokes every token of its user."""
 
     permission_classes = [AllowAny]
     authentication_classes: list = []

@@ -98,6 +98,7 @@ def test_refreshing_is_throttled(anon, make_user, monkeypatch):
     for _ in range(2):
         answer = anon.post("/api/users/token/refresh/", {"refresh": refresh}, format="json")
         assert answer.status_code == 200
+        refresh = answer.json()["refresh"]
     assert_throttled(anon.post("/api/users/token/refresh/", {"refresh": refresh}, format="json"))
 
 
