@@ -124,6 +124,8 @@ class StackConfig:
         env = {**os.environ, **self.extra_env, "CARVE_VAR_DIR": str(self.var_dir)}
         env["CARVE_ADMIN_TOKEN"] = self.admin_token
         env["PYTHONUNBUFFERED"] = "1"
+        # The stack's proxy reaches the services over loopback: its X-Forwarded-For counts.
+        env.setdefault("CARVE_TRUSTED_PROXIES", "127.0.0.1,::1")
         # Celery's warning about running as root (containers, CI) is not news on every start.
         quiet = "ignore:You're running the worker with superuser privileges"
         env["PYTHONWARNINGS"] = ",".join(filter(None, [env.get("PYTHONWARNINGS"), quiet]))

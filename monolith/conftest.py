@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from monolith.inventory import services as inventory_services
@@ -28,12 +27,6 @@ def token_for(user: Any) -> str:
             version=user.token_version,
         )
     )
-
-
-@pytest.fixture(autouse=True)
-def fresh_throttles() -> None:
-    """Each test starts with no throttle counts (they live in the cache)."""
-    cache.clear()
 
 
 @pytest.fixture

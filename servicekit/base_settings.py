@@ -130,6 +130,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "servicekit.pagination.StandardPagination",
     "DEFAULT_SCHEMA_CLASS": "servicekit.schema.ServiceAutoSchema",
     "EXCEPTION_HANDLER": "servicekit.errors.exception_handler",
+    # servicekit.parsers: a body nested too deeply is a 400 parse_error, not a 500.
+    "DEFAULT_PARSER_CLASSES": [
+        "servicekit.parsers.SafeJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
@@ -142,10 +148,10 @@ REST_FRAMEWORK = {
         "register": env.env_rate("CARVE_THROTTLE_REGISTER", "100/hour"),
         "token_refresh": env.env_rate("CARVE_THROTTLE_REFRESH", "60/min"),
     },
-    # Proxies in front that append to X-Forwarded-For (carve's proxy): the client's address
-    # is the one the last of them saw. 0 when the service is reached directly.
-    "NUM_PROXIES": env.env_int("CARVE_NUM_PROXIES", 1),
 }
+# servicekit.throttles.client_address: X-Forwarded-For is believed only from these peers
+# (addresses or CIDRs; carve's proxy). None by default: the peer's own address counts.
+CARVE_TRUSTED_PROXIES = env.env_networks("CARVE_TRUSTED_PROXIES", [])
 CACHES = {"default": env.cache()}
 
 

@@ -24,3 +24,16 @@ class UserAccess(models.Model):
 
     def __str__(self) -> str:
         return f"user {self.user_id} v{self.token_version}"
+
+
+class ThrottleCount(models.Model):
+    """How many requests a throttle counted for one client (servicekit.throttles) in the
+    window that began at `started` (seconds since the epoch). Kept in the database so that
+    counting is one atomic UPDATE, whatever runs the service (threads, processes, hosts)."""
+
+    key = models.CharField(max_length=255, primary_key=True)
+    started = models.FloatField()
+    count = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count} since {self.started}"

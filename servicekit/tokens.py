@@ -5,14 +5,17 @@ The monolith signs with its Ed25519 private key (EdDSA) and names the key in the
 accepts no other algorithm, so neither `alg: none` nor an HMAC signed with a public key
 passes. Two kinds: a short-lived access token, sent on every request, and a refresh
 token, which only the monolith takes back (POST /api/users/token/refresh/) for a new
-pair. `ver` is the user's token version: whatever ends a user's access (password,
-active or staff state, deletion) raises it, and older tokens are refused
+pair. Each token has its own id (`jti`): the monolith spends a refresh token's id when it
+answers a new pair for it, so one refresh token is good for one refresh. `ver` is the
+user's token version: whatever ends a user's access (password, active or staff state,
+deletion) raises it, and older tokens are refused
 (servicekit.useraccess).
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -41,6 +44,7 @@ class TokenClaims:
     username: str
     is_staff: bool
     version: int = 1
+    token_id: str = ""  # `jti`: made by token_issue, read by token_verify
 
 
 @lru_cache(maxsize=4)
@@ -77,6 +81,7 @@ def token_issue(*, claims: TokenClaims, kind: str = ACCESS) -> str:
         "typ": kind,
         "iat": now,
         "exp": now + lifetime(kind),
+        "jti": uuid.uuid4().hex,
     }
     return jwt.encode(payload, private, algorithm=ALGORITHM, headers={"kid": kid})
 
@@ -102,6 +107,7 @@ def token_verify(*, token: str, kind: str = ACCESS) -> TokenClaims:
             username=str(payload["usr"]),
             is_staff=payload["stf"] is True,
             version=int(payload["ver"]),
+            token_id=str(payload.get("jti") or ""),
         )
     except jwt.ExpiredSignatureError:
         raise InvalidToken("token has expired; refresh it or log in again") from None

@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 READ_PATTERNS = [
-    r'env_(?:str|bool|int|float|list)\("([A-Z_]+)"',
+    r'env_(?:str|bool|int|float|list|networks)\("([A-Z_]+)"',
     r'secret\("([A-Z_]+)"',
     r'url_variable="([A-Z_]+)"',
     r'environ\.get\("([A-Z_]+)"',
@@ -102,3 +102,15 @@ def test_only_the_identity_side_gets_the_private_key():
             assert "CARVE_AUTH_PRIVATE_KEY" not in environment, name
         if name not in ("postgres", "rabbitmq"):
             assert "CARVE_AUTH_PUBLIC_KEYS" in environment, name
+
+
+def test_only_the_proxy_is_public_and_only_it_may_name_the_client():
+    """A service port open to the world plus a believed X-Forwarded-For would let anyone
+    dodge the per-address throttles."""
+    for name, service in SERVICES.items():
+        for port in service.get("ports", []):
+            if name != "proxy":
+                assert str(port).startswith("127.0.0.1:"), (name, port)
+    proxy_address = SERVICES["proxy"]["networks"]["default"]["ipv4_address"]
+    for name in ("monolith", "payments", "inventory"):
+        assert SERVICES[name]["environment"]["CARVE_TRUSTED_PROXIES"] == proxy_address

@@ -133,3 +133,14 @@ def token_of_someone() -> str:
         username="someone", email="someone@example.com", password="pw"
     )
     return token_for(user)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("where", ["/api/users/token/", "/api/orders/", "/api/payments/charges/"])
+def test_json_nested_too_deeply_is_a_400_parse_error(client, where):
+    """The json module raises RecursionError on deep nesting: a 400, never a 500."""
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_of_someone()}")
+    body = "[" * 100_000 + "]" * 100_000
+    response = client.post(where, body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["type"] == "parse_error"

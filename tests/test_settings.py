@@ -142,6 +142,7 @@ def test_local_mode_makes_its_own_key_pair_once_under_var(tmp_path):
         ({"CARVE_ENV": "staging"}, "CARVE_ENV='staging'"),
         ({"CARVE_THROTTLE_LOGIN": "lots"}, "CARVE_THROTTLE_LOGIN='lots' is not a rate"),
         ({"CARVE_CACHE_URL": "memcached://x"}, "CARVE_CACHE_URL='memcached://x'"),
+        ({"CARVE_TRUSTED_PROXIES": "10.0.0.5,proxy"}, "CARVE_TRUSTED_PROXIES: 'proxy' is not"),
     ],
 )
 def test_bad_settings_are_one_clear_line(tmp_path, overrides, complaint):

@@ -47,3 +47,12 @@ def test_every_process_gets_the_local_public_key_once_it_exists(tmp_path, monkey
         assert config.env_for(service)["CARVE_AUTH_PUBLIC_KEYS"].startswith("-----BEGIN PUBLIC")
     given = StackConfig(var_dir=tmp_path, extra_env={"CARVE_AUTH_PUBLIC_KEYS": "mine"})
     assert given.env_for(None)["CARVE_AUTH_PUBLIC_KEYS"] == "mine"
+
+
+def test_the_services_believe_x_forwarded_for_only_from_the_loopback_proxy(tmp_path, monkeypatch):
+    monkeypatch.delenv("CARVE_TRUSTED_PROXIES", raising=False)
+    assert StackConfig(var_dir=tmp_path).env_for("monolith")["CARVE_TRUSTED_PROXIES"] == (
+        "127.0.0.1,::1"
+    )
+    given = StackConfig(var_dir=tmp_path, extra_env={"CARVE_TRUSTED_PROXIES": "10.0.0.5"})
+    assert given.env_for("payments")["CARVE_TRUSTED_PROXIES"] == "10.0.0.5"

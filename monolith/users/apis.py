@@ -3,13 +3,17 @@ from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from monolith.users import selectors, services
 from servicekit.auth import caller_id
 from servicekit.errors import NotFound
-from servicekit.throttles import LoginFailuresByAccount, LoginFailuresByAddress, report_failure
+from servicekit.throttles import (
+    LoginFailuresByAccount,
+    LoginFailuresByAddress,
+    ScopedByAddress,
+    failures_counted,
+)
 from servicekit.tokens import ACCESS, REFRESH, lifetime
 
 
@@ -28,7 +32,7 @@ class UserRegisterApi(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ScopedByAddress]
     throttle_scope = "register"
 
     class InputSerializer(serializers.Serializer):
@@ -99,23 +103,21 @@ class TokenObtainApi(APIView):
 
     @extend_schema(request=InputSerializer, responses={200: TOKEN_OUTPUT})
     def post(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        try:
+        with failures_counted(request, services.InvalidCredentials):
+            data = self.InputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
             pair = services.token_obtain(**data.validated_data)
-        except services.InvalidCredentials:
-            report_failure(request, self)
-            raise
         return token_response(pair)
 
 
 class TokenRefreshApi(APIView):
     """A new access and refresh token for a refresh token (refused once the user's access
-    changed: password, active or staff state)."""
+    changed: password, active or staff state). A refresh token is good for one refresh:
+    reusing a spent one revokes every token of its user."""
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ScopedByAddress]
     throttle_scope = "token_refresh"
 
     class InputSerializer(serializers.Serializer):

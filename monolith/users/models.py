@@ -47,3 +47,16 @@ class User(AbstractUser):
             super().save(*args, **kwargs)
             if changed:
                 events.user_access_changed(self, deleted=False)
+
+
+class SpentRefreshToken(models.Model):
+    """A refresh token (by its `jti`) already exchanged for a new pair: shown again, it
+    was copied, and every token of its user is revoked (services.token_refresh). Kept
+    until the token would have expired anyway."""
+
+    token_id = models.CharField(max_length=64, primary_key=True)
+    user_id = models.BigIntegerField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"refresh token {self.token_id} of user {self.user_id}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.contrib.auth import authenticate
 from django.contrib.auth.hashers import make_password
@@ -10,12 +11,21 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils import timezone
 from rest_framework import status
 
 from monolith.users import events
-from monolith.users.models import User
+from monolith.users.models import SpentRefreshToken, User
 from servicekit.errors import DomainError, ValidationFailed
-from servicekit.tokens import ACCESS, REFRESH, InvalidToken, TokenClaims, token_issue, token_verify
+from servicekit.tokens import (
+    ACCESS,
+    REFRESH,
+    InvalidToken,
+    TokenClaims,
+    lifetime,
+    token_issue,
+    token_verify,
+)
 
 
 class InvalidCredentials(DomainError):
@@ -81,7 +91,9 @@ def token_obtain(*, username: str, password: str) -> TokenPair:
 
 
 def token_refresh(*, refresh: str) -> TokenPair:
-    """A new pair for a refresh token whose user still has the access it vouches for."""
+    """A new pair for a refresh token whose user still has the access it vouches for. A
+    refresh token is good for one refresh: its id is spent here, and shown again (it was
+    copied, or the client lost the answer) it revokes every token of the user."""
     try:
         claims = token_verify(token=refresh, kind=REFRESH)
     except InvalidToken as exc:
@@ -89,7 +101,37 @@ def token_refresh(*, refresh: str) -> TokenPair:
     user = User.objects.filter(pk=claims.user_id).first()
     if user is None or not user.is_active or user.token_version != claims.version:
         raise InvalidCredentials("This refresh token has been revoked; log in again.")
+    if not claims.token_id:
+        raise InvalidCredentials(
+            "This refresh token has no id (it predates rotation); log in again."
+        )
+    now = timezone.now()
+    SpentRefreshToken.objects.filter(expires_at__lt=now).delete()
+    try:
+        with transaction.atomic():
+            SpentRefreshToken.objects.create(
+                token_id=claims.token_id,
+                user_id=user.pk,
+                expires_at=now + timedelta(seconds=lifetime(REFRESH)),
+            )
+    except IntegrityError:
+        user_tokens_revoke(user_id=user.pk)
+        raise InvalidCredentials(
+            "This refresh token was already used: every token of this account has been "
+            "revoked; log in again."
+        ) from None
     return _token_pair(user)
+
+
+def user_tokens_revoke(*, user_id: int) -> None:
+    """Refuse every token of the user issued so far, here and on every service."""
+    with transaction.atomic():
+        user = User.objects.select_for_update().filter(pk=user_id).first()
+        if user is None:
+            return
+        user.token_version += 1
+        user.save(update_fields=["token_version"])
+        events.user_access_changed(user, deleted=False)
 
 
 def user_password_change(*, user_id: int, old_password: str, new_password: str) -> TokenPair:

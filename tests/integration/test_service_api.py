@@ -122,6 +122,23 @@ def test_both_sides_answer_alike(tmp_path):
             for service, method, path, who, body in REFUSED_WRITES:
                 status, _ = same(stack, service, method, path, tokens[who], body)
                 assert 400 <= status < 500
+        # JSON nested too deeply for the json module: a 400 on every service, not a 500.
+        deep = "[" * 100_000 + "]" * 100_000
+        for service, path in [
+            ("monolith", "/api/orders/"),
+            ("payments", "/api/payments/charges/"),
+            ("inventory", "/api/inventory/products/"),
+        ]:
+            refused = requests.post(
+                f"{stack.urls[service]}{path}",
+                data=deep,
+                headers={
+                    "Authorization": f"Bearer {tokens['staff']}",
+                    "Content-Type": "application/json",
+                },
+                timeout=30,
+            )
+            assert (refused.status_code, refused.json()["type"]) == (400, "parse_error"), service
         # Accepted writes, each on the side that writes: same shape, same outcome.
         key = {"Idempotency-Key": "parity-1"}
         body = {"amount": "3.00", "currency": "EUR", "card_token": "tok_declined"}

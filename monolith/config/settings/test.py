@@ -24,5 +24,5 @@ INSTALLED_APPS = [*INSTALLED_APPS, "messaging.tests.ledger"]  # noqa: F405
 CARVE_EVENT_HANDLER_MODULES = ["messaging.tests.ledger.handlers"]
 CARVE_EVENTS_RETRY_BASE_SECONDS = 0.05
 
-# Throttle counts per test process, cleared before each test (monolith/conftest.py).
+# Nothing of carve's is cached (throttle counts are in the database): per test process.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -10,6 +10,12 @@ pytestmark = pytest.mark.django_db
 PASSWORD = "a-long-passphrase"
 
 
+@pytest.fixture(autouse=True)
+def behind_the_proxy(settings):
+    """The test client's peer (127.0.0.1) plays carve's proxy, as in the local stack."""
+    settings.CARVE_TRUSTED_PROXIES = ["127.0.0.1"]
+
+
 def log_in(anon, username, password, address="10.0.0.1"):
     return anon.post(
         "/api/users/token/",
@@ -60,6 +66,14 @@ def test_the_address_is_the_one_the_proxy_saw_not_one_the_client_wrote(anon, mak
     assert_throttled(log_in(anon, "someone-else", "guess", address="192.0.2.99, 10.0.0.9"))
 
 
+def test_a_client_that_is_not_a_trusted_proxy_cannot_name_its_address(anon, settings):
+    """A service port reached directly: X-Forwarded-For is the client's own words."""
+    settings.CARVE_TRUSTED_PROXIES = []
+    for i in range(10):
+        assert log_in(anon, f"someone{i}", "guess", address=f"192.0.2.{i}").status_code == 401
+    assert_throttled(log_in(anon, "someone-else", "guess", address="192.0.2.99"))
+
+
 def register(anon, username, email, address="10.0.0.1"):
     return anon.post(
         "/api/users/register/",
@@ -84,6 +98,7 @@ def test_refreshing_is_throttled(anon, make_user, monkeypatch):
     for _ in range(2):
         answer = anon.post("/api/users/token/refresh/", {"refresh": refresh}, format="json")
         assert answer.status_code == 200
+        refresh = answer.json()["refresh"]
     assert_throttled(anon.post("/api/users/token/refresh/", {"refresh": refresh}, format="json"))
 
 
@@ -106,3 +121,56 @@ def test_register_does_not_say_whether_a_username_or_email_is_taken(anon, make_u
     owner.refresh_from_db()
     assert owner.check_password("the-owners-passphrase")
     assert log_in(anon, "taken", PASSWORD).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "trusted", "client"),
+    [
+        ("203.0.113.5", "10.9.9.9", [], "203.0.113.5"),
+        ("203.0.113.5", "10.9.9.9", ["10.0.0.0/8"], "203.0.113.5"),
+        ("10.0.0.2", "192.0.2.1, 198.51.100.7", ["10.0.0.0/8"], "198.51.100.7"),
+        ("10.0.0.2", "192.0.2.1, 198.51.100.7, 10.0.0.3", ["10.0.0.0/8"], "198.51.100.7"),
+        ("::1", "2001:db8::5", ["::1"], "2001:db8::5"),
+        ("10.0.0.2", "", ["10.0.0.0/8"], "10.0.0.2"),
+        ("10.0.0.2", "not-an-address", ["10.0.0.0/8"], "not-an-address"),
+    ],
+)
+def test_client_address_believes_x_forwarded_for_only_from_trusted_proxies(
+    settings, peer, forwarded, trusted, client
+):
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from servicekit.throttles import client_address
+
+    settings.CARVE_TRUSTED_PROXIES = trusted
+    factory = APIRequestFactory()
+    request = Request(factory.get("/", REMOTE_ADDR=peer, HTTP_X_FORWARDED_FOR=forwarded))
+    assert client_address(request) == client
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_guesses_never_pass_the_limit(make_user):
+    """40 wrong passwords at once against a limit of 5: exactly 5 are tried, the rest 429
+    (a check-then-write count lets many more through)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+    from rest_framework.test import APIClient
+
+    make_user(username="victim", password=PASSWORD)
+    start = threading.Barrier(40)
+
+    def guess(i: int) -> int:
+        try:
+            client = APIClient()
+            start.wait(timeout=30)
+            return log_in(client, "victim", f"guess-{i}", address=f"10.3.0.{i}").status_code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        answers = list(pool.map(guess, range(40)))
+    assert sorted(answers) == [401] * 5 + [429] * 35
+    assert log_in(APIClient(), "victim", PASSWORD, address="10.4.0.1").status_code == 429

@@ -223,8 +223,41 @@ def test_refresh_gives_a_new_pair_until_the_user_is_deactivated(anon, make_user)
     assert wrong_kind.status_code == 401
 
     deactivate(user)
-    refused = anon.post("/api/users/token/refresh/", {"refresh": login["refresh"]}, format="json")
+    refused = anon.post(
+        "/api/users/token/refresh/", {"refresh": refreshed.json()["refresh"]}, format="json"
+    )
     assert refused.status_code == 401
+
+
+def refresh_with(anon, refresh):
+    return anon.post("/api/users/token/refresh/", {"refresh": refresh}, format="json")
+
+
+def test_a_refresh_token_is_good_for_one_refresh_and_reuse_revokes_the_users_tokens(
+    anon, make_user
+):
+    make_user(username="rita", password="right-password")
+    login = anon.post(
+        "/api/users/token/", {"username": "rita", "password": "right-password"}, format="json"
+    ).json()
+    first = refresh_with(anon, login["refresh"])
+    assert first.status_code == 200
+    assert first.json()["refresh"] != login["refresh"]
+    second = refresh_with(anon, first.json()["refresh"])  # the rotated one works, once
+    assert second.status_code == 200
+
+    reused = refresh_with(anon, login["refresh"])  # a copy of a spent token: stolen
+    assert reused.status_code == 401
+    assert "already used" in reused.json()["detail"]
+    # the whole account is revoked: the thief's and the owner's latest tokens alike
+    assert refresh_with(anon, second.json()["refresh"]).status_code == 401
+    assert answer(second.json()["access"], "/api/users/me/").status_code == 401
+    relogin = anon.post(
+        "/api/users/token/", {"username": "rita", "password": "right-password"}, format="json"
+    )
+    assert relogin.status_code == 200
+    assert answer(relogin.json()["access"], "/api/users/me/").status_code == 200
+    assert OutboxMessage.objects.filter(event_type="users.UserAccessChanged").exists()
 
 
 def pem_pair():
