@@ -154,5 +154,12 @@ def development_private_key() -> str:
             pass
         finally:
             draft.unlink()
-        (folder / "public.pem").write_text(public_pem(pem.decode()))
-    return path.read_text()
+    winner = path.read_text()
+    public = folder / "public.pem"
+    expected = public_pem(winner)
+    if not public.exists() or public.read_text() != expected:
+        # from the key that won, never the loser's own draft; swapped in whole
+        partial = folder / f".public-{os.getpid()}-{secrets.token_hex(4)}"
+        partial.write_text(expected)
+        partial.replace(public)
+    return winner

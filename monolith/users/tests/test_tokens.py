@@ -307,3 +307,37 @@ def test_the_admin_shows_the_token_version_and_revokes_on_deactivation(client, m
     changed = client.post(f"/admin/users/user/{user.pk}/change/", form)
     assert changed.status_code == 302, changed.content.decode()[:2000]
     assert answer(token, "/api/users/me/").status_code == 401
+
+
+def _pem(key: Ed25519PrivateKey) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+
+
+def test_the_local_public_key_is_always_the_winning_private_keys(tmp_path, monkeypatch):
+    """Processes of a new stack make the local key pair at once: the one that loses the race
+    for private.pem must not write its own draft's public half (CI saw a stack refuse to
+    seed with 'CARVE_AUTH_PRIVATE_KEY does not match any key of CARVE_AUTH_PUBLIC_KEYS')."""
+    monkeypatch.setenv("CARVE_VAR_DIR", str(tmp_path))
+    winner = _pem(Ed25519PrivateKey.generate())
+    real_link = keys.os.link
+
+    def another_process_was_first(source, target):
+        (tmp_path / "auth" / "private.pem").write_text(winner)
+        raise FileExistsError(target)
+
+    monkeypatch.setattr(keys.os, "link", another_process_was_first)
+    assert keys.development_private_key() == winner
+    monkeypatch.setattr(keys.os, "link", real_link)
+    public = (tmp_path / "auth" / "public.pem").read_text()
+    assert public == keys.public_pem(winner)
+    keys.check_pair(winner, public)
+    # a public half left behind by such a race is put right by the next process
+    (tmp_path / "auth" / "public.pem").write_text(
+        keys.public_pem(_pem(Ed25519PrivateKey.generate()))
+    )
+    keys.development_private_key()
+    assert (tmp_path / "auth" / "public.pem").read_text() == keys.public_pem(winner)
