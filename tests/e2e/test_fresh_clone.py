@@ -53,10 +53,15 @@ def fresh_copy(target: Path) -> None:
             shutil.copy2(source, target / name)
 
 
-def wait_for(url: str, process: subprocess.Popen[bytes], deadline: float) -> requests.Response:
+def wait_for(
+    url: str, process: subprocess.Popen[bytes], deadline: float, log: Path
+) -> requests.Response:
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"make run exited with {process.returncode}")
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
+            raise AssertionError(
+                f"make run exited with {process.returncode}; its log ends:\n{tail}"
+            )
         try:
             response = requests.get(url, timeout=5)
             if response.status_code == 200:
@@ -90,7 +95,12 @@ def test_make_run_on_a_fresh_clone_serves_api_admin_and_docs(tmp_path):
     base = f"http://127.0.0.1:{port}"
     proxy = f"http://127.0.0.1:{port + 80}"
     try:
-        products = wait_for(f"{proxy}/api/inventory/products/", process, time.monotonic() + 600)
+        products = wait_for(
+            f"{proxy}/api/inventory/products/",
+            process,
+            time.monotonic() + 600,
+            tmp_path / "make-run.log",
+        )
         assert products.status_code == 200
         assert products.json()["count"] == 20
 
@@ -123,6 +133,7 @@ def test_make_run_on_a_fresh_clone_serves_api_admin_and_docs(tmp_path):
         assert "Site administration" in logged_in.text
         assert admin.get(f"{base}/admin/orders/order/", timeout=10).status_code == 200
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+        if process.poll() is None:  # it may have exited already: its failure is the news
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
         log.close()

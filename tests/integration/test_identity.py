@@ -158,11 +158,15 @@ def test_every_side_answers_errors_in_json_never_a_debug_page(stack: Deployment)
         for path, headers, expected in (
             ("/api/nothing/here/", {}, 404),
             ("/nothing", {}, 404),
-            ("/api/inventory/products/", {"Host": "evil.example"}, 400),
+            # a service refuses a foreign Host; the proxy never passes a client's Host on
+            # (it names only its configured public hosts), so there it changes nothing
+            ("/api/inventory/products/", {"Host": "evil.example"}, 200 if side == "proxy" else 400),
         ):
             response = requests.get(f"{base}{path}", headers=headers, timeout=10)
             where = f"{side} {path} {headers}"
             assert response.status_code == expected, where
             assert response.headers["Content-Type"].startswith("application/json"), where
-            assert response.json()["request_id"] == response.headers["X-Request-ID"], where
+            if expected != 200:
+                assert response.json()["request_id"] == response.headers["X-Request-ID"], where
+            assert "evil.example" not in response.text, where
             assert "Traceback" not in response.text and "URLconf" not in response.text, where
