@@ -10,7 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from carve.stack import REPO, Ports, Stack, StackConfig, free_ports
+from carve.stack import REPO, Ports, Stack, StackConfig
+from tests.ports import free_base_port
 
 HOLD = (
     "import sys; from pathlib import Path; from carve.stack import Stack, StackConfig\n"
@@ -39,22 +40,6 @@ def stack_up(var_dir: Path, base_port: int) -> tuple[int, str, str]:
             up.communicate(timeout=120)
             raise AssertionError("the second stack started instead of refusing") from None
     return up.returncode, stdout, stderr
-
-
-def free_base_port() -> int:
-    for base in free_ports(20):
-        if base < 60000 and all(_free(base + offset) for offset in (0, 1, 2, 80)):
-            return base
-    raise AssertionError("no free ports")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def test_a_second_stack_on_a_var_dir_in_use_refuses(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -15,23 +14,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.ports import free_base_port
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_base_port() -> int:
-    """A port N with N, N+1, N+2 and N+80 free (the stack's layout)."""
-    for _ in range(50):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            base = int(sock.getsockname()[1]) % 40000 + 20000
-        try:
-            for offset in (0, 1, 2, 80):
-                with socket.socket() as probe:
-                    probe.bind(("127.0.0.1", base + offset))
-            return base
-        except OSError:
-            continue
-    raise AssertionError("no free ports")
 
 
 def fresh_copy(target: Path) -> None:
