@@ -14,8 +14,9 @@ the same name on both sides when it plays the same part):
     mask_timestamps      2026-11-24T22:08:26.411663Z -> <timestamp .f Z> (its shape)
     mask_secrets         the value of a `token` key -> <token>
     run_tag              parity-1a2b3c4d (the names this run made up) -> parity-<run>
-    number_ids           UUIDs anywhere, values of `id` / `*_id` keys -> <id:1>, <id:2>...
-                         numbered in order of first appearance
+    number_ids           UUIDs anywhere, values of `id` / `*_id` keys (numbers, and hex
+                         strings such as a request id) -> <id:1>, <id:2>... numbered in
+                         order of first appearance
 
 `refused_for_stock` is the one accepted difference in behaviour, not noise: with the
 monolith writing inventory, not enough stock is a 409 at once and leaves nothing
@@ -48,6 +49,7 @@ UUID = re.compile(
     r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
 )
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
+HEX_ID = re.compile(r"^[0-9a-fA-F]{16,}$")  # an id without dashes: a request id, a uuid4 hex
 LINK = re.compile(r"^https?://[^/\s]+(?=/|$)")
 DEBUG_PAGE = "<code>DEBUG = True</code>"
 TITLE = re.compile(r"<title>(.*?)</title>", re.DOTALL)
@@ -279,7 +281,9 @@ def number_ids(observation: Observation, value: Value, state: RunState) -> Value
 
     def leaf(key: str | None, item: Any) -> Any:
         if isinstance(item, str):
-            return UUID.sub(lambda m: name(m.group().lower()), item)
+            if key is not None and _is_id_key(key) and HEX_ID.match(item):
+                return name(item.lower())
+            return UUID.sub(lambda m: name(m.group().lower().replace("-", "")), item)
         if (
             key is not None
             and _is_id_key(key)

@@ -191,3 +191,21 @@ def test_django_debug_pages_compare_by_title_and_are_warned_about():
     assert step.outcome == "matched"
     assert left.observations[0].compared["body"] == "<Django DEBUG page: Page not found at /api/x/>"
     assert "the server runs with DEBUG on" in step.warnings[0]
+
+
+def test_request_ids_are_named_and_a_dashless_id_is_the_same_id():
+    left = run_of(
+        "monolith",
+        observe("gone", {"type": "not_found", "request_id": "bef9130dd72ff9320000000000000dcc"}),
+        observe("order", {"id": ORDER_ID, "ref_id": ORDER_ID.replace("-", "")}, status=200),
+    )
+    right = run_of(
+        "extracted",
+        observe("gone", {"type": "not_found", "request_id": "bef9130dd72ff9320000000000000ec0"}),
+        observe("order", {"id": ORDER_ID, "ref_id": OTHER_ORDER.replace("-", "")}, status=200),
+    )
+    assert body_of(left, 0) == {"type": "not_found", "request_id": "<id:1>"}
+    assert body_of(left, 1) == {"id": "<id:2>", "ref_id": "<id:2>"}
+    results = compare_runs(left, right)
+    assert [r.outcome for r in results] == ["matched", "mismatched"]
+    assert [d.path for d in results[1].differences] == ["$.body.ref_id"]
