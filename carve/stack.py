@@ -22,7 +22,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -77,9 +77,13 @@ def free_ports(count: int) -> list[int]:
 
 
 @contextmanager
-def service_databases(admin_url: str | None, prefix: str) -> Iterator[dict[str, str]]:
+def service_databases(
+    admin_url: str | None, prefix: str, template: str | None = None
+) -> Iterator[dict[str, str]]:
     """A fresh PostgreSQL database per service (`<prefix>_<service>`) on the server of
-    `admin_url`, dropped afterwards; with no `admin_url` (embedded mode), none."""
+    `admin_url`, dropped afterwards; with no `admin_url` (embedded mode), none. With a
+    `template` prefix, each starts as a copy of `<template>_<service>` (no one may be
+    connected to it)."""
     if admin_url is None:
         yield {}
         return
@@ -87,8 +91,9 @@ def service_databases(admin_url: str | None, prefix: str) -> Iterator[dict[str, 
 
     names = {service: f"{prefix}_{service}" for service in SERVICES}
     with psycopg.connect(admin_url, autocommit=True) as admin:
-        for name in names.values():
-            admin.execute(f'CREATE DATABASE "{name}"')
+        for service, name in names.items():
+            source = f' TEMPLATE "{template}_{service}"' if template else ""
+            admin.execute(f'CREATE DATABASE "{name}"{source}')
     server = urlsplit(admin_url)
     try:
         yield {s: server._replace(path=f"/{n}").geturl() for s, n in names.items()}
@@ -280,23 +285,35 @@ class Stack:
     def ports(self) -> dict[str, int]:
         return {name: self.config.ports.of(name) for name in (*SERVICES, "proxy")}
 
-    def prepare(self, *, seed: bool = True) -> None:
-        """Migrate every database, create the demo admins, declare queues, seed. The
-        services have a database each: they are prepared side by side."""
+    def prepare(self, *, seed: bool = True, declare: bool = True) -> None:
+        """Migrate every database, create the demo admins, declare queues (unless not
+        `declare`), seed. The services have a database each: they are prepared side by side."""
         self.claim(ports=False)
-        with ThreadPoolExecutor(len(SERVICES)) as pool:
-            for done in [pool.submit(self._prepare, service) for service in SERVICES]:
-                done.result()  # the first failure, with its output
+        self._each_service(lambda service: self._prepare(service, declare))
         if seed:
             run_step([*manage("monolith"), "seed"], self.config.env_for("monolith"), "seeding")
 
-    def _prepare(self, service: str) -> None:
+    def declare(self) -> None:
+        """Declare each service's queue and bindings on the broker (prepare does this)."""
+        self._each_service(self._declare)
+
+    def _each_service(self, step: Callable[[str], None]) -> None:
+        with ThreadPoolExecutor(len(SERVICES)) as pool:
+            for done in [pool.submit(step, service) for service in SERVICES]:
+                done.result()  # the first failure, with its output
+
+    def _prepare(self, service: str, declare: bool) -> None:
         env = self.config.env_for(service)
         run_step(
             [*manage(service), "migrate", "--no-input", "-v", "0"], env, f"migrating {service}"
         )
         if service != "monolith":
             run_step([*manage(service), "ensure_superuser"], env, f"admin for {service}")
+        if declare:
+            self._declare(service)
+
+    def _declare(self, service: str) -> None:
+        env = self.config.env_for(service)
         run_step(carve("events", "--service", service, "declare"), env, f"queue of {service}")
 
     def start(self, *, echo: bool = True) -> None:

@@ -9,7 +9,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import jwt
 import pytest
@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core import signing
 
 from carve.stack import REPO
-from tests.integration.harness import Deployment, deployment, wait_until
+from tests.integration.harness import Deployment, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -38,9 +38,8 @@ CHANGES = {
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    with deployment(tmp_path_factory.mktemp("identity")) as running:
-        yield running
+def stack(shared_deployment: Deployment) -> Deployment:
+    return shared_deployment
 
 
 def status(stack: Deployment, service: str, token: str) -> int:

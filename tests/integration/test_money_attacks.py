@@ -2,22 +2,20 @@
 and inventory on the monolith, in canary 50 and extracted. Every order ends with the money
 story the README tells: confirmed = its own user paid its total, cancelled = nothing kept."""
 
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from tests.integration.harness import Client, Deployment, deployment, wait_until
+from tests.integration.harness import Client, Deployment, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 OWNER = {"monolith": "monolith", "canary 50": "service", "extracted": "service"}
 
 
 @pytest.fixture(scope="module")
-def money_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    with deployment(tmp_path_factory.mktemp("money")) as stack:
-        yield stack
+def money_stack(shared_deployment: Deployment) -> Deployment:
+    return shared_deployment
 
 
 @pytest.fixture(scope="module", params=["monolith", "canary 50", "extracted"])

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.integration.harness import Client, deployment, wait_until
+from tests.integration.harness import Client, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -74,79 +74,79 @@ REFUSED_WRITES = [
 ]
 
 
-def test_both_sides_answer_alike(tmp_path):
-    with deployment(tmp_path) as stack:
-        proxy = stack.urls["proxy"]
-        tokens = {
-            "user": token(proxy, "user0004"),
-            "staff": token(proxy, "admin", "admin"),
-            None: None,
-        }
-        client = Client(proxy, "user0004")
-        charge = client.post(
-            "/api/payments/charges/", {"amount": "12.00", "currency": "EUR", "card_token": "tok_ok"}
-        ).json()
-        order = client.order(("SKU-0002", 1))
-        charge_path = f"/api/payments/charges/{charge['id']}/"
-        other = token(proxy, "user0005")
+def test_both_sides_answer_alike(shared_deployment):
+    stack = shared_deployment
+    proxy = stack.urls["proxy"]
+    tokens = {
+        "user": token(proxy, "user0004"),
+        "staff": token(proxy, "admin", "admin"),
+        None: None,
+    }
+    client = Client(proxy, "user0004")
+    charge = client.post(
+        "/api/payments/charges/", {"amount": "12.00", "currency": "EUR", "card_token": "tok_ok"}
+    ).json()
+    order = client.order(("SKU-0002", 1))
+    charge_path = f"/api/payments/charges/{charge['id']}/"
+    other = token(proxy, "user0005")
 
-        def settled() -> bool:
-            return answer(stack.urls["payments"], "GET", charge_path, tokens["user"])[0] == 200
+    def settled() -> bool:
+        return answer(stack.urls["payments"], "GET", charge_path, tokens["user"])[0] == 200
 
-        wait_until(settled, timeout=60, message="the charge never reached the payments service")
-        wait_until(
-            lambda: stack.carve("extract", "verify").returncode == 0,
-            timeout=60,
-            message="sides differ",
+    wait_until(settled, timeout=60, message="the charge never reached the payments service")
+    wait_until(
+        lambda: stack.carve("extract", "verify").returncode == 0,
+        timeout=60,
+        message="sides differ",
+    )
+    for state in ("monolith", "extracted"):
+        stack.route("payments", state)
+        stack.route("inventory", state)
+        owner = "monolith" if state == "monolith" else None
+        stack.wait_owner("payments", owner or "payments")
+        stack.wait_owner("inventory", owner or "inventory")
+        for service, method, path, who in READS:
+            same(stack, service, method, path, tokens[who])
+        assert same(stack, "payments", "GET", charge_path, tokens["user"])[0] == 200
+        assert same(stack, "payments", "GET", charge_path, other)[0] == 404
+        assert (
+            same(
+                stack,
+                "inventory",
+                "GET",
+                f"/api/inventory/reservations/{order['id']}/",
+                tokens["staff"],
+            )[0]
+            == 200
         )
-        for state in ("monolith", "extracted"):
-            stack.route("payments", state)
-            stack.route("inventory", state)
-            owner = "monolith" if state == "monolith" else None
-            stack.wait_owner("payments", owner or "payments")
-            stack.wait_owner("inventory", owner or "inventory")
-            for service, method, path, who in READS:
-                same(stack, service, method, path, tokens[who])
-            assert same(stack, "payments", "GET", charge_path, tokens["user"])[0] == 200
-            assert same(stack, "payments", "GET", charge_path, other)[0] == 404
-            assert (
-                same(
-                    stack,
-                    "inventory",
-                    "GET",
-                    f"/api/inventory/reservations/{order['id']}/",
-                    tokens["staff"],
-                )[0]
-                == 200
-            )
-            for service, method, path, who, body in REFUSED_WRITES:
-                status, _ = same(stack, service, method, path, tokens[who], body)
-                assert 400 <= status < 500
-        # JSON nested too deeply for the json module: a 400 on every service, not a 500.
-        deep = "[" * 100_000 + "]" * 100_000
-        for service, path in [
-            ("monolith", "/api/orders/"),
-            ("payments", "/api/payments/charges/"),
-            ("inventory", "/api/inventory/products/"),
-        ]:
-            refused = requests.post(
-                f"{stack.urls[service]}{path}",
-                data=deep,
-                headers={
-                    "Authorization": f"Bearer {tokens['staff']}",
-                    "Content-Type": "application/json",
-                },
-                timeout=30,
-            )
-            assert (refused.status_code, refused.json()["type"]) == (400, "parse_error"), service
-        # Accepted writes, each on the side that writes: same shape, same outcome.
-        key = {"Idempotency-Key": "parity-1"}
-        body = {"amount": "3.00", "currency": "EUR", "card_token": "tok_declined"}
-        on_service = requests.post(
-            f"{stack.urls['payments']}/api/payments/charges/",
-            json=body,
-            headers={"Authorization": f"Bearer {tokens['user']}", **key},
+        for service, method, path, who, body in REFUSED_WRITES:
+            status, _ = same(stack, service, method, path, tokens[who], body)
+            assert 400 <= status < 500
+    # JSON nested too deeply for the json module: a 400 on every service, not a 500.
+    deep = "[" * 100_000 + "]" * 100_000
+    for service, path in [
+        ("monolith", "/api/orders/"),
+        ("payments", "/api/payments/charges/"),
+        ("inventory", "/api/inventory/products/"),
+    ]:
+        refused = requests.post(
+            f"{stack.urls[service]}{path}",
+            data=deep,
+            headers={
+                "Authorization": f"Bearer {tokens['staff']}",
+                "Content-Type": "application/json",
+            },
             timeout=30,
         )
-        assert on_service.status_code == 201 and on_service.json()["status"] == "declined"
-        assert set(on_service.json()) == set(charge)
+        assert (refused.status_code, refused.json()["type"]) == (400, "parse_error"), service
+    # Accepted writes, each on the side that writes: same shape, same outcome.
+    key = {"Idempotency-Key": "parity-1"}
+    body = {"amount": "3.00", "currency": "EUR", "card_token": "tok_declined"}
+    on_service = requests.post(
+        f"{stack.urls['payments']}/api/payments/charges/",
+        json=body,
+        headers={"Authorization": f"Bearer {tokens['user']}", **key},
+        timeout=30,
+    )
+    assert on_service.status_code == 201 and on_service.json()["status"] == "declined"
+    assert set(on_service.json()) == set(charge)
