@@ -78,6 +78,7 @@ def proxy(config_path: str | None, workers: int, listen: str | None, access_log:
 @click.pass_context
 def routes(ctx: click.Context, url: str, token: str | None, as_json: bool) -> None:
     """Show and change which side serves each route, at runtime."""
+    # as_json here is for compatibility: each subcommand's own --json is true with it.
     actor = f"{getpass.getuser()}@{socket.gethostname()}"
     ctx.obj = Output(AdminClient(url, token, actor))
 
