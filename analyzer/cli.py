@@ -20,6 +20,7 @@ from analyzer.options import (
     parse_pin,
 )
 from analyzer.progress import LazyProgress
+from carve.output import json_format, json_option
 
 EXIT_VIOLATIONS = 1
 EXIT_BAD_INPUT = 2
@@ -71,6 +72,7 @@ def _write(path: Path | None, text: str) -> None:
     show_default=True,
     help="Report format.",
 )
+@json_option(help="The same as --format json.")
 @click.option(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -138,6 +140,7 @@ def analyze(
     contexts_text: str,
     pins_text: tuple[str, ...],
     fmt: str,
+    as_json: bool,
     out: Path | None,
     check: bool,
     decision: Path | None,
@@ -161,6 +164,7 @@ def analyze(
     # and again, the run's facts, graph and report, which hold no cycles (analysis.analyze
     # pauses it for itself; this keeps it off for rendering and exit too).
     gc.disable()
+    fmt = json_format(fmt, as_json)
     try:
         options = _options(
             path,

@@ -22,7 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "proxy": ("proxy.cli:proxy", "Run the strangler-fig proxy (default http://127.0.0.1:8080)."),
     "routes": ("proxy.cli:routes", "Show and change which side serves each route, at runtime."),
     "contracts": (
-        "contracts.cli:contracts",
+        "carve.contracts_cli:contracts",
         "Event schemas shared by the monolith and the services.",
     ),
     "events": (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import asdict
 from typing import Any
 
 import click
@@ -12,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from carve.output import echo_json, json_option
 from carve.services import use_service
 from extracted import scaffold
 
@@ -27,19 +29,37 @@ def extract() -> None:
 @extract.command("scaffold")
 @click.argument("contexts", nargs=-1, type=CONTEXT)
 @click.option("--check", is_flag=True, help="Only report generated files that are stale.")
-def scaffold_command(contexts: tuple[str, ...], check: bool) -> None:
+@json_option(
+    help="Print {CONTEXT: {written: [...]}} (with --check: {CONTEXT: {stale: {FILE: "
+    "missing|stale}}}) instead of lines."
+)
+def scaffold_command(contexts: tuple[str, ...], check: bool, as_json: bool) -> None:
     """(Re)generate extracted/CONTEXT/CONTEXT/ from monolith/CONTEXT/ (default: all)."""
-    stale = False
+    report: dict[str, dict[str, Any]] = {}
     for context in contexts or scaffold.CONTEXTS:
         if check:
-            for difference in scaffold.check(context):
-                stale = True
-                click.echo(f"{difference.path.relative_to(scaffold.REPO)}: {difference.problem}")
+            report[context] = {
+                "stale": {
+                    str(difference.path.relative_to(scaffold.REPO)): difference.problem
+                    for difference in scaffold.check(context)
+                }
+            }
         else:
             written = scaffold.write(context)
+            report[context] = {"written": [str(p.relative_to(scaffold.REPO)) for p in written]}
+    stale = any(result.get("stale") for result in report.values())
+    if as_json:
+        echo_json(report)
+    elif check:
+        for result in report.values():
+            for path, problem in result["stale"].items():
+                click.echo(f"{path}: {problem}")
+    else:
+        for context, result in report.items():
+            written_count = len(result["written"])
             click.echo(
-                f"{context}: {len(written)} file(s) written"
-                if written
+                f"{context}: {written_count} file(s) written"
+                if written_count
                 else f"{context}: up to date"
             )
     if stale:
@@ -50,7 +70,11 @@ def scaffold_command(contexts: tuple[str, ...], check: bool) -> None:
 @extract.command()
 @click.argument("context", type=CONTEXT)
 @click.option("--restart", is_flag=True, help="Start from the beginning instead of resuming.")
-def backfill(context: str, restart: bool) -> None:
+@json_option(
+    help="Print {AGGREGATE: {read, copied, resumed_after}} instead of lines (the progress "
+    "bar stays on stderr)."
+)
+def backfill(context: str, restart: bool, as_json: bool) -> None:
     """Copy the monolith's current CONTEXT state into the service (idempotent, resumable).
 
     Reads MONOLITH_DATABASE_URL, writes the service's DATABASE_URL. Safe while events
@@ -75,6 +99,9 @@ def backfill(context: str, restart: bool) -> None:
             )
         except sync.BackfillError as exc:
             raise click.ClickException(str(exc)) from None
+    if as_json:
+        echo_json({f"{context}.{name}": asdict(done) for name, done in copied.items()})
+        return
     for name, done in copied.items():
         resumed = f", resumed after {done.resumed_after}" if done.resumed_after else ""
         click.echo(f"backfill {context}.{name}: {done.copied} copied of {done.read} read{resumed}")
@@ -95,7 +122,7 @@ def _verify_elsewhere(context: str) -> list[dict[str, Any]]:
 
 @extract.command()
 @click.argument("contexts", nargs=-1, type=CONTEXT)
-@click.option("--json", "as_json", is_flag=True, help="One JSON document instead of tables.")
+@json_option(help="One JSON document instead of tables: a list, one item per aggregate.")
 def verify(contexts: tuple[str, ...], as_json: bool) -> None:
     """Compare each service with the monolith per aggregate; exit 1 on any drift.
 
@@ -111,7 +138,7 @@ def verify(contexts: tuple[str, ...], as_json: bool) -> None:
     else:
         report = [drift for context in chosen for drift in _verify_elsewhere(context)]
     if as_json:
-        click.echo(json.dumps(report, indent=2))
+        echo_json(report)
     else:
         _print_report(report)
     if not all(drift["clean"] for drift in report):

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
+from carve.output import echo_json, json_option
 from carve.services import ServiceGroup, help_asked, service_option, use_service
 from servicekit.signals import stop_on_signals
+
+if TYPE_CHECKING:
+    from messaging.models import DeadLetter
 
 console = Console()
 
@@ -28,14 +31,14 @@ def events(ctx: click.Context, service: str) -> None:
 
 
 @events.command()
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@json_option(help="Print one JSON object instead of a table.")
 def stats(as_json: bool) -> None:
     """Backlog (events not yet published), lag percentiles, rates, dead letters."""
     from messaging.stats import event_stats
 
     figures = event_stats()
     if as_json:
-        click.echo(json.dumps(figures.as_dict(), indent=2))
+        echo_json(figures.as_dict())
         return
 
     def ms(value: float | None) -> str:
@@ -62,7 +65,8 @@ def stats(as_json: bool) -> None:
 
 
 @events.command()
-def declare() -> None:
+@json_option(help='Print {"queue": NAME, "routing_keys": [...]} instead of a sentence.')
+def declare(as_json: bool) -> None:
     """Declare the events exchange and this service's queue with its bindings.
 
     Workers do this when they start; doing it first means events published before a
@@ -75,8 +79,11 @@ def declare() -> None:
     with celery_app().connection_for_write() as conn:
         events_exchange()(conn.default_channel).declare()
         queue(conn.default_channel).declare()
-    keys = ", ".join(binding.routing_key for binding in queue.bindings) or "nothing yet"
-    console.print(f"queue {queue.name} bound to {keys}")
+    routing_keys = [binding.routing_key for binding in queue.bindings]
+    if as_json:
+        echo_json({"queue": queue.name, "routing_keys": routing_keys})
+    else:
+        console.print(f"queue {queue.name} bound to {', '.join(routing_keys) or 'nothing yet'}")
 
 
 @events.command()
@@ -111,7 +118,7 @@ def relay(batch_size: int) -> None:
     metavar="AGGREGATE[:ID]",
     help="Only this aggregate (e.g. inventory.product or inventory.product:SKU-0001).",
 )
-@click.option("--json", "as_json", is_flag=True, help="One JSON envelope per line.")
+@json_option(help="One JSON envelope per line.")
 @click.option("--count", type=click.IntRange(1), default=None, help="Stop after this many events.")
 def tail(types: tuple[str, ...], aggregate: str | None, as_json: bool, count: int | None) -> None:
     """Follow events as they cross the broker (from now on)."""
@@ -193,7 +200,8 @@ def dlq() -> None:
     help="Only letters dead-lettered for this reason.",
 )
 @click.option("--all", "include_replayed", is_flag=True, help="Include replayed letters too.")
-def dlq_list(reason: str | None, include_replayed: bool) -> None:
+@json_option(help="Print a JSON list of the letters (the first 500) instead of a table.")
+def dlq_list(reason: str | None, include_replayed: bool, as_json: bool) -> None:
     """List dead letters (waiting ones by default)."""
     from messaging import deadletters
     from messaging.models import DeadLetter
@@ -201,10 +209,14 @@ def dlq_list(reason: str | None, include_replayed: bool) -> None:
     letters = DeadLetter.objects.all() if include_replayed else deadletters.waiting(reason=reason)
     if include_replayed and reason:
         letters = letters.filter(reason=reason)
+    shown = list(letters.order_by("id")[:500])
+    if as_json:
+        echo_json([_letter_json(letter) for letter in shown])
+        return
     table = Table(title="dead letters")
     for column in ("id", "event", "aggregate", "reason", "attempts", "when", "error"):
         table.add_column(column)
-    for letter in letters.order_by("id")[:500]:
+    for letter in shown:
         last_line = (letter.error.strip().splitlines() or [""])[-1][:80]
         table.add_row(
             str(letter.id),
@@ -229,7 +241,10 @@ def dlq_list(reason: str | None, include_replayed: bool) -> None:
     type=click.Choice(["failed", "out_of_order", "worker_lost", "unknown_schema_version"]),
     help="With --all: only letters of this reason.",
 )
-def dlq_replay(letter_ids: tuple[int, ...], replay_all: bool, reason: str | None) -> None:
+@json_option(help='Print {"replayed": N} instead of a sentence.')
+def dlq_replay(
+    letter_ids: tuple[int, ...], replay_all: bool, reason: str | None, as_json: bool
+) -> None:
     """Send dead letters back to this service's queue (oldest per aggregate first)."""
     from messaging import deadletters
     from messaging.runtime import celery_app
@@ -245,4 +260,26 @@ def dlq_replay(letter_ids: tuple[int, ...], replay_all: bool, reason: str | None
                 "(see `carve events dlq list --all`)"
             )
     sent = deadletters.replay(letter_ids=list(letter_ids) or None, reason=reason, app=celery_app())
-    console.print(f"replayed {sent} dead letter(s)")
+    if as_json:
+        echo_json({"replayed": sent})
+    else:
+        console.print(f"replayed {sent} dead letter(s)")
+
+
+def _letter_json(letter: DeadLetter) -> dict[str, Any]:
+    """One dead letter as `carve events dlq list --json` prints it (the envelope whole is
+    in the admin)."""
+    return {
+        "id": letter.id,
+        "consumer": letter.consumer,
+        "event_id": str(letter.event_id),
+        "event_type": letter.event_type,
+        "aggregate": letter.aggregate,
+        "aggregate_id": letter.aggregate_id,
+        "sequence": letter.sequence,
+        "reason": letter.reason,
+        "attempts": letter.attempts,
+        "created_at": letter.created_at.isoformat(),
+        "replayed_at": letter.replayed_at.isoformat() if letter.replayed_at else None,
+        "error": letter.error,
+    }

@@ -14,6 +14,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from carve.output import echo_json, json_format, json_option
 from parity.output import emit
 from parity.report import FORMATS
 from parity.runner import ParityError
@@ -69,6 +70,7 @@ def common(function: Callable[..., Any]) -> Callable[..., Any]:
             show_default=True,
             help="The report's format (on the terminal, or in --out).",
         ),
+        json_option(help="The same as --format json."),
         click.option(
             "--out",
             type=click.Path(dir_okay=False, path_type=Path),
@@ -133,12 +135,16 @@ def parity() -> None:
 
 @parity.command("list")
 @click.option("--module", "modules", multiple=True, metavar="MODULE", help="Also list these.")
-def list_command(modules: tuple[str, ...]) -> None:
+@json_option(help='Print [{"name": ..., "description": ...}, ...] instead of a table.')
+def list_command(modules: tuple[str, ...], as_json: bool) -> None:
     """List the scenarios (name and what they check)."""
     try:
         scenarios = load(modules)
     except ImportError as exc:
         raise click.UsageError(f"cannot import a scenario module: {exc}") from None
+    if as_json:
+        echo_json([{"name": s.name, "description": s.description} for s in scenarios])
+        return
     table = Table(box=None, show_header=True, header_style="bold")
     table.add_column("scenario")
     table.add_column("what it checks")
@@ -195,6 +201,7 @@ def run(
     scenario_names: tuple[str, ...],
     modules: tuple[str, ...],
     fmt: str,
+    as_json: bool,
     out: Path | None,
     export_tests: Path | None,
     deadline: float,
@@ -212,6 +219,7 @@ def run(
     from parity.runner import new_tag, preflight, run_parity
     from parity.session import Target
 
+    fmt = json_format(fmt, as_json)
     chosen = _scenarios(scenario_names, modules)
     options = _options(deadline, jobs, staff, strict)
     left = Target("monolith", monolith_url.rstrip("/"), new_tag())
@@ -265,6 +273,7 @@ def stack(
     scenario_names: tuple[str, ...],
     modules: tuple[str, ...],
     fmt: str,
+    as_json: bool,
     out: Path | None,
     export_tests: Path | None,
     deadline: float,
@@ -282,6 +291,7 @@ def stack(
     from parity.flip import run_flipped
     from parity.stackrun import private_stack
 
+    fmt = json_format(fmt, as_json)
     chosen = _scenarios(scenario_names, modules)
     options = _options(deadline, jobs, staff, strict)
     try:

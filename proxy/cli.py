@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import getpass
-import json
 import socket
 import sys
 import uuid
@@ -14,6 +13,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from carve.output import echo_json, json_option
 from proxy.adminclient import AdminClient, AdminError
 from proxy.config import ConfigError, default_config, load_config
 
@@ -74,18 +74,21 @@ def proxy(config_path: str | None, workers: int, listen: str | None, access_log:
     help="The proxy's address (CARVE_PROXY_URL).",
 )
 @click.option("--token", envvar="CARVE_ADMIN_TOKEN", help="Admin token (CARVE_ADMIN_TOKEN).")
-@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead of tables.")
+@json_option(help="Same as --json on the subcommand (the older place for it, still accepted).")
 @click.pass_context
 def routes(ctx: click.Context, url: str, token: str | None, as_json: bool) -> None:
     """Show and change which side serves each route, at runtime."""
+    # as_json here is for compatibility: each subcommand's own --json is true with it.
     actor = f"{getpass.getuser()}@{socket.gethostname()}"
-    ctx.obj = Output(AdminClient(url, token, actor), as_json)
+    ctx.obj = Output(AdminClient(url, token, actor))
+
+
+ROUTES_JSON = "Print the admin API's JSON answer instead of a table."
 
 
 class Output:
-    def __init__(self, client: AdminClient, as_json: bool) -> None:
+    def __init__(self, client: AdminClient) -> None:
         self.client = client
-        self.as_json = as_json
         self.console = Console()
 
     def fetch(
@@ -104,9 +107,9 @@ class Output:
         except AdminError as exc:
             raise click.ClickException(str(exc)) from None
 
-    def show(self, data: Any, table: Table | str) -> None:
-        if self.as_json:
-            click.echo(json.dumps(data, indent=2))
+    def show(self, data: Any, table: Table | str, as_json: bool) -> None:
+        if as_json:
+            echo_json(data)
         else:
             self.console.print(table)
 
@@ -144,17 +147,19 @@ def _history_table(changes: list[dict[str, Any]], title: str) -> Table:
 
 
 @routes.command("list")
+@json_option(help=ROUTES_JSON)
 @click.pass_obj
-def list_routes(out: Output) -> None:
+def list_routes(out: Output, as_json: bool) -> None:
     """Every route and who serves it now."""
     data = out.fetch("GET", "/routes")
-    out.show(data, _routes_table(data))
+    out.show(data, _routes_table(data), as_json)
 
 
 @routes.command()
 @click.argument("route")
+@json_option(help=ROUTES_JSON)
 @click.pass_obj
-def show(out: Output, route: str) -> None:
+def show(out: Output, route: str, as_json: bool) -> None:
     """One route: its match, state and recent changes."""
     data = out.fetch("GET", f"/routes/{_quote(route)}")
     methods = ",".join(data["methods"]) if data["methods"] else "all"
@@ -165,31 +170,33 @@ def show(out: Output, route: str) -> None:
         ("state", _state(data["state"], data["mode"])),
         ("breaker", data["breaker"]),
     ]
-    out.show(data, _fields(f"route {data['name']}", rows))
-    if not out.as_json:
+    out.show(data, _fields(f"route {data['name']}", rows), as_json)
+    if not as_json:
         out.console.print(_history_table(data["history"], f"changes of {data['name']}"))
 
 
 @routes.command("set")
 @click.argument("route")
 @click.argument("state", type=click.Choice(["monolith", "shadow", "extracted"]))
+@json_option(help=ROUTES_JSON)
 @click.pass_obj
-def set_route(out: Output, route: str, state: str) -> None:
+def set_route(out: Output, route: str, state: str, as_json: bool) -> None:
     """Move ROUTE to monolith, shadow or extracted."""
-    _change(out, route, state)
+    _change(out, route, state, as_json)
 
 
 @routes.command()
 @click.argument("route")
 @click.argument("percent", type=click.IntRange(1, 100))
+@json_option(help=ROUTES_JSON)
 @click.pass_obj
-def canary(out: Output, route: str, percent: int) -> None:
+def canary(out: Output, route: str, percent: int, as_json: bool) -> None:
     """Serve PERCENT (1-100) of users (sticky by user id or cookie) on ROUTE from the
     service; its writes go to the service. There is no canary 0: use shadow."""
-    _change(out, route, f"canary {percent}")
+    _change(out, route, f"canary {percent}", as_json)
 
 
-def _change(out: Output, route: str, state: str) -> None:
+def _change(out: Output, route: str, state: str, as_json: bool) -> None:
     """PUT the change with a change id of its own; when the answer leaves it unsure
     whether the change was applied (no answer, a 5xx), ask the proxy by that id, so a
     change is never reported lost when it was committed, nor applied twice."""
@@ -205,6 +212,7 @@ def _change(out: Output, route: str, state: str) -> None:
         data,
         f"{change['route']}: {change['from']} -> [bold]{change['to']}[/] "
         f"(by {change['who']}, {change['at'][:19]}Z, change {change['id'][:12]})",
+        as_json,
     )
 
 
@@ -221,8 +229,9 @@ def _ask_by_change_id(out: Output, change_id: str, failure: AdminError) -> Any:
 
 
 @routes.command()
+@json_option(help=ROUTES_JSON)
 @click.pass_obj
-def restore(out: Output) -> None:
+def restore(out: Output, as_json: bool) -> None:
     """Write the proxy's route table back to the store after it was wiped or replaced.
 
     A proxy never adopts an empty or older table on its own; this is the operator's word:
@@ -234,6 +243,7 @@ def restore(out: Output) -> None:
         data,
         f"restored {len(restored['states'])} routes to {data['store']} as generation "
         f"{restored['epoch']} at version {restored['version']}",
+        as_json,
     )
 
 
@@ -246,11 +256,12 @@ def restore(out: Output) -> None:
     show_default=True,
     help="How many of the most recent changes to show (oldest of them first).",
 )
+@json_option(help=ROUTES_JSON)
 @click.pass_obj
-def history(out: Output, route: str | None, limit: int) -> None:
+def history(out: Output, route: str | None, limit: int, as_json: bool) -> None:
     """Who changed which route, when, from what to what."""
     data = out.fetch("GET", "/history", {"route": route, "limit": limit})
-    out.show(data, _history_table(data["history"], "route changes"))
+    out.show(data, _history_table(data["history"], "route changes"), as_json)
 
 
 @routes.command()
@@ -258,16 +269,24 @@ def history(out: Output, route: str | None, limit: int) -> None:
 @click.argument("path")
 @click.option("--user-token", help="A user's bearer token, to see their canary side.")
 @click.option("--cookie", help="A carve_cohort cookie value, to see that client's canary side.")
+@json_option(help=ROUTES_JSON)
 @click.pass_obj
 def explain(
-    out: Output, method: str, path: str, user_token: str | None, cookie: str | None
+    out: Output,
+    method: str,
+    path: str,
+    user_token: str | None,
+    cookie: str | None,
+    as_json: bool,
 ) -> None:
     """Which backend would serve METHOD PATH, and why."""
     params = {"method": method, "path": path, "cookie": cookie}
     headers = {"X-Carve-Explain-Token": user_token} if user_token else None
     data = out.fetch("GET", "/explain", params, headers)
     if "rejected" in data:
-        out.show(data, f"{method.upper()} {path}: [red]rejected with 400[/]: {data['rejected']}")
+        out.show(
+            data, f"{method.upper()} {path}: [red]rejected with 400[/]: {data['rejected']}", as_json
+        )
         return
     labels = (
         ("canonical path", "canonical"),
@@ -282,7 +301,7 @@ def explain(
         ("falls back to", "fallback"),
     )
     rows = [(label, "-" if data[key] is None else str(data[key])) for label, key in labels]
-    out.show(data, _fields(f"{data['method']} {data['target']}", rows))
+    out.show(data, _fields(f"{data['method']} {data['target']}", rows), as_json)
 
 
 def _fields(title: str, rows: list[tuple[str, str]]) -> Table:

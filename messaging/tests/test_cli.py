@@ -44,6 +44,9 @@ def test_dead_letters_are_listed_and_replayed_from_the_cli(events, settings, tmp
     letter = DeadLetter.objects.get()
     listed = carve("dlq", "list")
     assert f"{letter.id}" in listed.output and "poison pill" in listed.output
+    [shown] = json.loads(carve("dlq", "list", "--json").output)
+    assert (shown["id"], shown["aggregate_id"], shown["reason"]) == (letter.id, "CLI", "failed")
+    assert "poison pill" in shown["error"] and shown["replayed_at"] is None
 
     refused = carve("dlq", "replay", "999999")
     assert refused.exit_code == 1 and "no waiting dead letter with id 999999" in refused.output

@@ -93,8 +93,9 @@ def test_backfill_is_idempotent_resumable_and_verified(tmp_path: Path) -> None:
         read = int(products_line.split(" of ")[1].split()[0])
         assert read < PRODUCTS  # it did not start over
 
-        again = run(env, "-m", "carve", "extract", "backfill", "inventory")
-        assert "inventory.products: 0 copied" in again.stdout  # idempotent
+        again = run(env, "-m", "carve", "extract", "backfill", "inventory", "--json")
+        assert again.returncode == 0, again.stderr
+        assert json.loads(again.stdout)["inventory.products"]["copied"] == 0  # idempotent
         clean = run(env, "-m", "carve", "extract", "verify", "inventory")
         assert clean.returncode == 0, clean.stdout
 
