@@ -114,7 +114,8 @@ def test_a_wiped_store_moves_no_route_until_an_operator_restores_it(
     fleet.converge(lambda t: t.last_error is not None and "another generation" in t.last_error)
     fleet.assert_serving_last_good()
 
-    restored = fleet.readers[0].restore(who="operator")
+    _, restored = fleet.readers[0].restore(who="operator")
+    assert restored is not None
     assert restored.version == 3  # above every version any reader held
     fleet.converge(lambda t: t.snapshot.version == 3 and t.last_error is None)
     fleet.assert_serving_last_good()
@@ -160,6 +161,7 @@ def test_a_stopped_store_is_served_from_the_last_table_and_refuses_changes_at_on
     assert time.monotonic() - start < 2 * TIMEOUT + 0.5
     fleet.assert_serving_last_good()
     backend.repair()
+    fleet.converge(lambda t: t.last_error is None)  # a table that saw the store fail, sees it back
     fleet.writer.set_state("payments", SHADOW, who="ci")
     took = fleet.converge(lambda t: t.snapshot.get("payments") == SHADOW and t.last_error is None)
     assert took < 1.0
@@ -187,6 +189,7 @@ def test_a_partition_blocks_no_reader_and_a_retried_change_lands_once(
     stuck.join(timeout=2 * TIMEOUT + 0.5)
     assert not stuck.is_alive()
     backend.repair()
+    fleet.converge(lambda t: t.last_error is None)  # until then a change is refused unsent
     change = fleet.writer.set_state("inventory", SHADOW, who="ci", change_id="c-1")  # retried
     assert change.id == "c-1"
     assert ids_in_history(fleet.writer, "c-1") == 1
