@@ -186,7 +186,9 @@ class FileStore(RouteStore):
         try:
             with open(self.path, "rb") as f:
                 text = f.read(MAX_DOCUMENT_BYTES + 1)
-            document = decode_json(text, max_bytes=MAX_DOCUMENT_BYTES, max_depth=MAX_DOCUMENT_DEPTH)
+            document = decode_json(  # entries and records are checked one by one
+                text, max_bytes=MAX_DOCUMENT_BYTES, max_depth=MAX_DOCUMENT_DEPTH, constants=True
+            )
         except FileNotFoundError:
             return {}
         except (OSError, Unreadable) as exc:

@@ -100,7 +100,8 @@ class PostgresStore(RouteStore):
                 conn.execute(self._q["ddl"])
 
     def stamp(self) -> Hashable:
-        return self._run(lambda conn: conn.execute(self._q["version"]).fetchone())
+        # the state count too: a state table truncated or added to by hand is seen
+        return self._run(lambda conn: conn.execute(self._q["stamp"]).fetchone())
 
     def load(self) -> Snapshot:
         def read(conn: psycopg.Connection) -> Snapshot:
@@ -328,6 +329,11 @@ _QUERIES = {
         "ON CONFLICT DO NOTHING"
     ),
     "count": "SELECT count(*) FROM {schema}.carve_route_state",
+    "stamp": (
+        "SELECT (SELECT version FROM {schema}.carve_route_version WHERE id = 1), "
+        "(SELECT epoch FROM {schema}.carve_route_version WHERE id = 1), "
+        "(SELECT count(*) FROM {schema}.carve_route_state)"
+    ),
     "routes": "SELECT route FROM {schema}.carve_route_state",
     "bump": (
         "UPDATE {schema}.carve_route_version SET version = %s, epoch = %s, routes = %s, "

@@ -61,10 +61,13 @@ class RedisStore(RouteStore):
         self._changes_key = f"{self.prefix}changes"  # change id -> change
 
     def stamp(self) -> Hashable:
-        try:  # the generation too: a re-created table at the same version is another table
+        # The generation too (a re-created table at the same version is another table)
+        # and how many states there are (a state deleted or added by hand is seen).
+        try:
             pipe = self._client.pipeline(transaction=False)
             pipe.get(self._version_key)
             pipe.hget(self._meta_key, "epoch")
+            pipe.hlen(self._states_key)
             return tuple(pipe.execute())
         except redis.RedisError as exc:
             raise StoreError(f"cannot read route table version from Redis: {exc}") from exc

@@ -80,7 +80,14 @@ def plan_restore(table: Snapshot, found: Snapshot | None, error: str | None) -> 
         and found.version == table.version
         and not diff
     )
-    overrides = found is not None and not found.empty and found.version > table.version
+    lost = (
+        found is not None
+        and found.epoch == table.epoch
+        and bool(set(table.states) - set(found.states) - set(found.problems))
+    )
+    overrides = found is not None and not found.empty and found.version > table.version and not lost
+    if lost:
+        store_was = f"{store_was}, but lost routes this table holds"
     if same_table:
         store_was = f"is healthy and {store_was.removeprefix('holds ')}, the very table held"
     elif overrides:

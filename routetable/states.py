@@ -169,10 +169,17 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
-def decode_json(raw: Any, *, max_bytes: int = MAX_ENTRY_BYTES, max_depth: int = MAX_DEPTH) -> Any:
+def decode_json(
+    raw: Any,
+    *,
+    max_bytes: int = MAX_ENTRY_BYTES,
+    max_depth: int = MAX_DEPTH,
+    constants: bool = False,
+) -> Any:
     """One stored JSON item (a text, bytes or an already decoded object), size and depth
     capped first: whatever its bytes (a huge number, deep nesting, invalid UTF-8), every
-    failure is one Unreadable, never an OverflowError or a RecursionError."""
+    failure is one Unreadable, never an OverflowError or a RecursionError. `constants`
+    lets Infinity/NaN through (a document whose bad entries are checked one by one)."""
     try:
         if isinstance(raw, bytes | bytearray):
             raw = bytes(raw).decode("utf-8")
@@ -182,6 +189,8 @@ def decode_json(raw: Any, *, max_bytes: int = MAX_ENTRY_BYTES, max_depth: int = 
             raise Unreadable(f"{len(raw)} characters, more than {max_bytes}")
         if depth_of(raw) > max_depth:
             raise Unreadable(f"nested more than {max_depth} levels deep")
+        if constants:
+            return json.loads(raw)
         return json.loads(raw, parse_constant=_no_constant)
     except Unreadable:
         raise

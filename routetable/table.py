@@ -27,6 +27,7 @@ from routetable.states import MONOLITH, Change, RouteState, Snapshot, Unreadable
 from routetable.store import (
     DEADLINE,
     UNKNOWN_ROUTE,
+    BadRecord,
     Held,
     RouteStore,
     StoreDown,
@@ -196,7 +197,7 @@ class RouteTable:
             change = self.store.set_state(
                 route, state, who=who, change_id=change_id, held=self.held()
             )
-        except StoreRefused:
+        except (StoreRefused, BadRecord):  # the store answered: it is not failing
             raise
         except StoreError as exc:
             self._failed_at, self._failure = time.monotonic(), str(exc)
