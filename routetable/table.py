@@ -347,7 +347,9 @@ class RouteTable:
             data = decode_json(raw, max_bytes=MAX_SNAPSHOT_BYTES, max_depth=8)
             if not isinstance(data, dict):
                 raise Unreadable(f"expected an object, got {type(data).__name__}")
-            if data.get("store") != self.store.url:
+            if not isinstance(data.get("store"), str):
+                raise Unreadable("it names no store")
+            if data["store"] != self.store.url:
                 log.warning("route table: ignoring %s, it is a snapshot of another store", path)
                 return
             self.seen_before = True
