@@ -37,7 +37,6 @@ from routetable.store import (
 )
 
 MAX_DOCUMENT_BYTES = 64 << 20
-MAX_DOCUMENT_DEPTH = 200  # it nests 3 levels; an entry deeper than 32 is one bad entry
 
 
 class FileStore(RouteStore):
@@ -186,8 +185,11 @@ class FileStore(RouteStore):
         try:
             with open(self.path, "rb") as f:
                 text = f.read(MAX_DOCUMENT_BYTES + 1)
-            document = decode_json(  # entries and records are checked one by one
-                text, max_bytes=MAX_DOCUMENT_BYTES, max_depth=MAX_DOCUMENT_DEPTH, constants=True
+            # No depth scan of the whole document (the refresh path): entries and records
+            # are checked one by one; nesting past json.loads' limit is a RecursionError,
+            # which decode_json turns into Unreadable.
+            document = decode_json(
+                text, max_bytes=MAX_DOCUMENT_BYTES, max_depth=None, constants=True
             )
         except FileNotFoundError:
             return {}

@@ -173,12 +173,13 @@ def decode_json(
     raw: Any,
     *,
     max_bytes: int = MAX_ENTRY_BYTES,
-    max_depth: int = MAX_DEPTH,
+    max_depth: int | None = MAX_DEPTH,
     constants: bool = False,
 ) -> Any:
     """One stored JSON item (a text, bytes or an already decoded object), size and depth
     capped first: whatever its bytes (a huge number, deep nesting, invalid UTF-8), every
-    failure is one Unreadable, never an OverflowError or a RecursionError. `constants`
+    failure is one Unreadable, never an OverflowError or a RecursionError (with no
+    `max_depth`, json.loads' own RecursionError is that failure). `constants`
     lets Infinity/NaN through (a document whose bad entries are checked one by one)."""
     try:
         if isinstance(raw, bytes | bytearray):
@@ -187,7 +188,12 @@ def decode_json(
             raw = json.dumps(raw)  # decoded by a driver: checked the same way
         if len(raw) > max_bytes:
             raise Unreadable(f"{len(raw)} characters, more than {max_bytes}")
-        if depth_of(raw) > max_depth:
+        # counting brackets is C-speed; the scan only runs when they could nest too deep
+        if (
+            max_depth is not None
+            and raw.count("[") + raw.count("{") > max_depth
+            and depth_of(raw) > max_depth
+        ):
             raise Unreadable(f"nested more than {max_depth} levels deep")
         if constants:
             return json.loads(raw)

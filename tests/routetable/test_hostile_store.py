@@ -38,8 +38,8 @@ ONLY_FILE_AND_REDIS = [  # a version kept in a PostgreSQL bigint cannot hold a t
 
 
 def deep(backend: Backend, depth: int = DEEP) -> str:
-    # The file store is one JSON document: an entry nested past its document cap makes
-    # the whole file unreadable (a store error, the table kept); below it, one bad entry.
+    # The file store is one JSON document: an entry nested past what json.loads follows
+    # makes the whole file unreadable (a store error, the table kept); below, one bad entry.
     depth = min(depth, 150) if backend.kind == "file" else depth
     return "[" * depth + "]" * depth
 
