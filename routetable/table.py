@@ -182,10 +182,13 @@ class RouteTable:
         """Write through to the store (refused if it is not the table held), then see it.
 
         Refused at once, nothing sent (StoreDown), while the store failed within the last
-        BREAKER_SECONDS and has not answered since; refused (StoreRefused) on an empty
+        BREAKER_SECONDS, or since with a refresh still waiting for it (a partition), and
+        has not answered since; refused (StoreRefused) on an empty
         store when this host kept a table before but holds none now."""
         failed_at = self._failed_at
-        if failed_at is not None and time.monotonic() - failed_at < BREAKER_SECONDS:
+        if failed_at is not None and (
+            time.monotonic() - failed_at < BREAKER_SECONDS or self._lock.locked()
+        ):  # failed just now, or a refresh is still waiting for the failing store
             self.current()  # a refresh in the background: the store may answer again
             raise StoreDown(
                 f"the route store {self.store.url} is failing ({self._failure}): the change "

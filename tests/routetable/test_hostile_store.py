@@ -6,6 +6,8 @@ every message names the key and the fix. Each class of hole on every store."""
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from routetable import (
     StoreRefused,
     open_store,
 )
+from routetable import table as table_module
 from tests.routetable.conftest import (
     CANARY_30,
     EXTRACTED,
@@ -158,6 +161,35 @@ def test_a_change_while_the_store_is_failing_is_refused_unsent(
     fleet.converge(lambda t: t.last_error is None)
     reader.set_state("payments", SHADOW, who="ci")
     assert fleet.writer.store.change("during-outage") is None
+
+
+@pytest.mark.parametrize(  # the file store's readers take no lock: no read waits on it
+    "backend",
+    [
+        pytest.param("redis", marks=pytest.mark.real),
+        pytest.param("postgres", marks=pytest.mark.real),
+    ],
+    indirect=True,
+)
+def test_a_change_during_a_partition_is_refused_unsent_while_a_refresh_waits(
+    backend: Backend, fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(table_module, "BREAKER_SECONDS", 0.0)  # only the refresh in flight
+    reader = fleet.readers[0]
+    backend.partition()
+    assert not reader.refresh()  # failed at the deadline
+    stuck = threading.Thread(target=reader.refresh)  # the next one waits for the store
+    stuck.start()
+    deadline = time.monotonic() + 5
+    while not reader._lock.locked():
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    with pytest.raises(StoreDown):  # not queued behind it for another deadline
+        reader.set_state("payments", MONOLITH, who="ci", change_id="in-partition")
+    stuck.join()
+    backend.repair()
+    fleet.converge(lambda t: t.last_error is None)
+    assert fleet.writer.store.change("in-partition") is None
 
 
 def test_restore_shows_its_diff_refuses_an_older_table_and_says_when_it_is_a_no_op(
