@@ -25,7 +25,16 @@ from proxy.metrics import Metrics
 from proxy.paths import BadPath
 from proxy.routing import SAFE_METHODS
 from proxy.shadow import Shadow
-from routetable import Mode, RouteState, RouteTable, StoreError, StoreRefused
+from routetable import (
+    BadRecord,
+    Mode,
+    RestoreRefused,
+    RouteState,
+    RouteTable,
+    StoreDown,
+    StoreError,
+    StoreRefused,
+)
 
 PREFIX = "/_carve"
 
@@ -40,6 +49,16 @@ def redacted_url(url: str) -> str:
     if parsed.password is None:
         return url
     return str(parsed.with_password("***"))
+
+
+def bad_entries(table: RouteTable) -> list[dict[str, str]]:
+    """Each store entry the table could not use (kept at its last good state, or ignored):
+    shown in /readyz and the admin API."""
+    store = redacted_url(table.store.url)
+    return [
+        {"route": route, "store": store, "reason": why}
+        for route, why in sorted(table.snapshot.problems.items())
+    ]
 
 
 class Admin:
@@ -118,6 +137,8 @@ class Admin:
             "source": self.table.source,
             "stale_seconds": self.table.age(),
             "default": self.config.default_upstream,
+            "bad_entries": bad_entries(self.table),
+            "snapshot_problem": self.table.snapshot_problem,
         }
 
     def _find(self, request: web.Request) -> RouteConfig:
@@ -141,11 +162,17 @@ class Admin:
         route = self._find(request)
         loop = asyncio.get_running_loop()
         try:
-            history = await loop.run_in_executor(None, self.table.store.history, route.name, 20)
+            history = await loop.run_in_executor(
+                None, self.table.store.history_report, route.name, 20
+            )
         except StoreError as exc:
             return error_response(503, "store_unavailable", str(exc))
         return web.json_response(
-            {**self._route_json(route), "history": [c.to_json() for c in history]}
+            {
+                **self._route_json(route),
+                "history": [c.to_json() for c in history.changes],
+                "history_problems": history.problems,
+            }
         )
 
     async def set_route(self, request: web.Request) -> web.Response:
@@ -169,12 +196,18 @@ class Admin:
         setter = functools.partial(
             self.table.set_state, route.name, state, who=who, change_id=change_id
         )
+        # `applied` tells a client the truth: false when nothing was written (refused,
+        # or not sent at all), "unknown" when the store call failed midway.
         try:
             change = await loop.run_in_executor(None, setter)
+        except StoreDown as exc:
+            return error_response(503, "store_down", str(exc), applied=False)
+        except BadRecord as exc:
+            return error_response(409, "bad_store_entry", str(exc), applied=True)
         except StoreRefused as exc:
-            return error_response(409, "store_replaced", str(exc))
+            return error_response(409, "store_replaced", str(exc), applied=False)
         except StoreError as exc:
-            return error_response(503, "store_unavailable", str(exc))
+            return error_response(503, "store_unavailable", str(exc), applied="unknown")
         return web.json_response({"route": self._route_json(route), "change": change.to_json()})
 
     def _who(self, request: web.Request, data: Any) -> str:
@@ -188,6 +221,8 @@ class Admin:
         change_id = request.match_info["id"]
         try:
             change = await loop.run_in_executor(None, self.table.store.change, change_id)
+        except BadRecord as exc:  # recorded, so applied, but its record is garbage
+            return error_response(409, "bad_store_entry", str(exc), applied=True)
         except StoreError as exc:
             return error_response(503, "store_unavailable", str(exc))
         if change is None:
@@ -195,18 +230,45 @@ class Admin:
         return web.json_response({"change": change.to_json()})
 
     async def restore(self, request: web.Request) -> web.Response:
-        """Write this proxy's table back to the store (after a wipe): the operator's word."""
+        """Write this proxy's table back to the store (after a wipe): the operator's word.
+        Body: {"dry_run": bool, "force": bool, "seed": bool}; the answer shows the plan
+        (what the store holds, the routes whose side changes) and whether it was written."""
         try:
             data = await request.json() if request.can_read_body else {}
         except ValueError:
             data = {}
+        if not isinstance(data, dict):
+            data = {}
+        flags = {name: data.get(name, False) for name in ("dry_run", "force", "seed")}
+        if not all(isinstance(v, bool) for v in flags.values()):
+            return error_response(400, "bad_flag", "dry_run, force and seed are true or false")
+        seed = {r.name: r.state for r in self.config.routes} if flags["seed"] else None
         loop = asyncio.get_running_loop()
-        restore = functools.partial(self.table.restore, who=self._who(request, data))
         try:
-            restored = await loop.run_in_executor(None, restore)
+            if flags["dry_run"]:
+                plan = await loop.run_in_executor(None, self.table.plan_restore, seed)
+                restored = None
+            else:
+                restore = functools.partial(
+                    self.table.restore,
+                    who=self._who(request, data),
+                    force=flags["force"],
+                    seed=seed,
+                )
+                plan, restored = await loop.run_in_executor(None, restore)
+        except RestoreRefused as exc:
+            plan = await loop.run_in_executor(None, self.table.plan_restore, seed)
+            return error_response(409, "restore_refused", str(exc), plan=plan.to_json())
         except StoreError as exc:
             return error_response(503, "store_unavailable", str(exc))
-        return web.json_response({"restored": restored.to_json(), **self._table_json()})
+        return web.json_response(
+            {
+                "plan": plan.to_json(),
+                "applied": restored is not None,
+                "restored": restored.to_json() if restored is not None else None,
+                **self._table_json(),
+            }
+        )
 
     async def history(self, request: web.Request) -> web.Response:
         route = request.query.get("route") or None
@@ -216,10 +278,12 @@ class Admin:
             return error_response(400, "bad_limit", "limit must be a whole number")
         loop = asyncio.get_running_loop()
         try:
-            changes = await loop.run_in_executor(None, self.table.store.history, route, limit)
+            found = await loop.run_in_executor(None, self.table.store.history_report, route, limit)
         except StoreError as exc:
             return error_response(503, "store_unavailable", str(exc))
-        return web.json_response({"history": [c.to_json() for c in changes]})
+        return web.json_response(
+            {"history": [c.to_json() for c in found.changes], "problems": found.problems}
+        )
 
     async def explain(self, request: web.Request) -> web.Response:
         method = request.query.get("method", "GET").upper()

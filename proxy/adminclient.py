@@ -14,9 +14,12 @@ class AdminError(Exception):
     """The admin API could not be used; the message says what to do. `status` is the
     proxy's HTTP status, None when no answer came (the request may have been applied)."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, status: int | None = None, body: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.body = body or {}  # the proxy's JSON error (code, detail, applied, ...)
 
 
 # Longer than the proxy's deadlines for a change (the store's, CARVE_ROUTES_TIMEOUT 2 s,
@@ -73,7 +76,8 @@ class AdminClient:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return json.load(response)
         except urllib.error.HTTPError as exc:
-            raise AdminError(self._explain(exc), exc.code) from None
+            body = self._body(exc)
+            raise AdminError(self._explain(exc, body), exc.code, body) from None
         except TimeoutError:
             raise AdminError(
                 f"the proxy at {self.url} did not answer within {self.timeout:g} s"
@@ -85,11 +89,15 @@ class AdminClient:
                 "Point at it with --url or CARVE_PROXY_URL."
             ) from None
 
-    def _explain(self, exc: urllib.error.HTTPError) -> str:
+    @staticmethod
+    def _body(exc: urllib.error.HTTPError) -> dict[str, Any]:
         try:
             body = json.load(exc)
-        except ValueError:
-            body = {}
+        except (ValueError, OSError):
+            return {}
+        return body if isinstance(body, dict) else {}
+
+    def _explain(self, exc: urllib.error.HTTPError, body: dict[str, Any]) -> str:
         detail = body.get("detail", exc.reason)
         if exc.code == 401:
             return "the proxy refused the admin token: use the token it was started with"

@@ -204,6 +204,10 @@ def _change(out: Output, route: str, state: str, as_json: bool) -> None:
     try:
         data = out.client.put(f"/routes/{_quote(route)}", {"state": state, "change_id": change_id})
     except AdminError as exc:
+        if exc.body.get("applied") is False:  # refused, or not even sent: the proxy knows
+            raise click.ClickException(f"{exc}; the change was NOT applied") from None
+        if exc.body.get("applied") is True:  # recorded, but its record is unreadable
+            raise click.ClickException(f"{exc}; the change WAS applied") from None
         if exc.status is not None and exc.status < 500:
             raise click.ClickException(str(exc)) from None
         data = _ask_by_change_id(out, change_id, exc)
@@ -222,6 +226,8 @@ def _ask_by_change_id(out: Output, change_id: str, failure: AdminError) -> Any:
     except AdminError as exc:
         if exc.status == 404:
             raise click.ClickException(f"{failure}; the change was NOT applied") from None
+        if exc.body.get("applied") is True:
+            raise click.ClickException(f"{failure}; the change WAS applied ({exc})") from None
         raise click.ClickException(
             f"{failure}; whether change {change_id} was applied is unknown ({exc}): "
             "see `carve routes history`"
@@ -230,21 +236,59 @@ def _ask_by_change_id(out: Output, change_id: str, failure: AdminError) -> Any:
 
 @routes.command()
 @json_option(help=ROUTES_JSON)
+@click.option("--dry-run", is_flag=True, help="Only show what the restore would change.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Write the table even when the store holds newer changes (they are undone).",
+)
+@click.option(
+    "--seed",
+    is_flag=True,
+    help="Write the proxy's configured states instead of its table (an explicit re-seed).",
+)
 @click.pass_obj
-def restore(out: Output, as_json: bool) -> None:
+def restore(out: Output, as_json: bool, dry_run: bool, force: bool, seed: bool) -> None:
     """Write the proxy's route table back to the store after it was wiped or replaced.
 
     A proxy never adopts an empty or older table on its own; this is the operator's word:
     the table the proxy serves becomes the store's new generation, at a version above
-    every one seen, and every proxy adopts it."""
-    data = out.fetch("POST", "/restore")
-    restored = data["restored"]
-    out.show(
-        data,
-        f"restored {len(restored['states'])} routes to {data['store']} as generation "
-        f"{restored['epoch']} at version {restored['version']}",
-        as_json,
-    )
+    every one seen, and every proxy adopts it. It shows the routes whose side changes;
+    it writes nothing when the store already holds this table, and refuses to undo newer
+    changes without --force."""
+    try:
+        data = out.client.post("/restore", {"dry_run": dry_run, "force": force, "seed": seed})
+    except AdminError as exc:
+        plan = exc.body.get("plan")
+        if plan is not None and not as_json:
+            out.console.print(_diff_table(plan))
+        raise click.ClickException(str(exc)) from None
+    plan = data["plan"]
+    if data["applied"]:
+        restored = data["restored"]
+        said = (
+            f"restored {len(restored['states'])} routes to {data['store']} as generation "
+            f"{restored['epoch']} at version {restored['version']} (the store {plan['store_was']})"
+        )
+    elif plan["noop"]:
+        said = f"nothing to restore: the store {plan['store_was']}"
+    else:
+        said = f"dry run, nothing written: the store {plan['store_was']}"
+    if as_json:
+        out.show(data, said, as_json)
+    else:
+        if plan["diff"]:
+            out.console.print(_diff_table(plan))
+        out.console.print(said)
+
+
+def _diff_table(plan: dict[str, Any]) -> Table:
+    table = Table(title="routes whose side the restore changes")
+    for column in ("route", "in the store now", "restored"):
+        table.add_column(column)
+    for d in plan["diff"]:
+        table.add_row(d["route"], d["store"] or "(absent)", d["restored"] or "(absent)")
+    return table
 
 
 @routes.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from aiohttp import web
 
@@ -18,15 +19,17 @@ _TYPES = {
 CONTENT_TYPE = "application/json; charset=utf-8"
 
 
-def error_body(status: int, code: str, detail: str) -> bytes:
-    body = {"type": _TYPES.get(status, "error"), "code": code, "detail": detail}
+def error_body(status: int, code: str, detail: str, **extra: Any) -> bytes:
+    body = {"type": _TYPES.get(status, "error"), "code": code, "detail": detail, **extra}
     return json.dumps(body).encode()
 
 
-def error_response(status: int, code: str, detail: str, rid: str | None = None) -> web.Response:
+def error_response(
+    status: int, code: str, detail: str, rid: str | None = None, **extra: Any
+) -> web.Response:
     headers = {"X-Request-ID": rid} if rid else {}
     return web.Response(
         status=status,
-        body=error_body(status, code, detail),
+        body=error_body(status, code, detail, **extra),
         headers={"Content-Type": CONTENT_TYPE, **headers},
     )

@@ -8,6 +8,7 @@ import os
 from aiohttp import web
 
 from proxy.access import AdminToken
+from proxy.admin import bad_entries, redacted_url
 from proxy.handler import ProxyHandler
 from proxy.metrics import Metrics
 from proxy.resilience import BreakerState
@@ -42,9 +43,10 @@ class Health:
         # Serving from the last good table (the store down) is ready: a store outage must
         # not take every proxy out of a load balancer. Not ready only with no table at all.
         if not self.table.loaded:
+            snapshot = self.table.snapshot_problem or "there is no local snapshot"
             problems.append(
-                f"no route table: the store {self.table.store.url} cannot be read "
-                f"({self.table.last_error}) and there is no local snapshot"
+                f"no route table: the store {redacted_url(self.table.store.url)} cannot be "
+                f"used ({self.table.last_error}) and {snapshot}"
             )
         if problems:
             return web.json_response({"status": "unavailable", "problems": problems}, status=503)
@@ -57,6 +59,8 @@ class Health:
                 "routes_source": self.table.source,
                 "routes_stale_seconds": None if age is None else round(age, 3),
                 "store_error": self.table.last_error,
+                "bad_entries": bad_entries(self.table),
+                "snapshot_problem": self.table.snapshot_problem,
             }
         )
 

@@ -10,17 +10,29 @@ can use it; asynchronous callers run writes and refreshes in an executor.
     table.set_state("payments", RouteState.parse("canary 10"), who="alice")
 """
 
+from routetable.restoring import RestorePlan, RestoreRefused
 from routetable.states import Change, Mode, RouteState, Snapshot
-from routetable.store import RouteStore, StoreError, StoreRefused, open_store
+from routetable.store import (
+    BadRecord,
+    RouteStore,
+    StoreDown,
+    StoreError,
+    StoreRefused,
+    open_store,
+)
 from routetable.table import RouteTable
 
 __all__ = [
+    "BadRecord",
     "Change",
     "Mode",
+    "RestorePlan",
+    "RestoreRefused",
     "RouteState",
     "RouteStore",
     "RouteTable",
     "Snapshot",
+    "StoreDown",
     "StoreError",
     "StoreRefused",
     "open_store",

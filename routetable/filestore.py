@@ -21,15 +21,22 @@ from collections.abc import Hashable, Iterator
 from pathlib import Path
 from typing import Any
 
-from routetable.states import Change, RouteState, Snapshot, parse_entries, parse_history
+from routetable.states import Change, RouteState, Snapshot, Unreadable, decode_json
 from routetable.store import (
     DEADLINE,
     Held,
+    History,
     RouteStore,
     StoreError,
+    history_of,
     plan_change,
+    read_entries,
+    recorded_change,
     restore_plan,
+    vet_routes,
 )
+
+MAX_DOCUMENT_BYTES = 64 << 20
 
 
 class FileStore(RouteStore):
@@ -51,8 +58,8 @@ class FileStore(RouteStore):
 
     def load(self) -> Snapshot:
         document = self._read()
-        current = self._current(document)
-        states, problems = parse_entries(document.get("routes", {}))
+        current, unknown = self._current(document)
+        states, problems = read_entries(str(self.path), document.get("routes", {}), unknown)
         return Snapshot(current.version, states, current.epoch, problems)
 
     def set_state(
@@ -69,7 +76,7 @@ class FileStore(RouteStore):
             recorded = self._find(document, change_id)
             if recorded is not None:
                 return recorded
-            current = self._current(document)
+            current, unknown = self._current(document)
             routes = document.setdefault("routes", {})
             change, epoch = plan_change(
                 self.url,
@@ -84,6 +91,7 @@ class FileStore(RouteStore):
             routes[route] = state.to_json()
             document["version"] = change.version
             document["epoch"] = epoch
+            document["names"] = sorted((set(routes) - unknown) | {route})
             document.setdefault("history", []).append(change.to_json())
             self._write(document)
         return change
@@ -101,6 +109,7 @@ class FileStore(RouteStore):
             document["version"] = restored.version
             document["epoch"] = restored.epoch
             document["routes"] = {r: s.to_json() for r, s in restored.states.items()}
+            document["names"] = sorted(restored.states)
             history = document.get("history")
             document["history"] = (history if isinstance(history, list) else []) + [
                 c.to_json() for c in changes
@@ -108,32 +117,41 @@ class FileStore(RouteStore):
             self._write(document)
         return restored
 
-    def history(self, route: str | None = None, limit: int = 100) -> list[Change]:
+    def history_report(self, route: str | None = None, limit: int = 100) -> History:
         raw = self._read().get("history", [])
-        entries = parse_history(raw if isinstance(raw, list) else [], str(self.path))
-        if route is not None:
-            entries = [c for c in entries if c.route == route]
-        return entries[-limit:] if limit else entries
+        if not isinstance(raw, list):
+            return History([], [f"the history in {self.path} is not a list; nothing shown"])
+        return history_of(raw, f"{self.path} history", route, limit)
 
     def _find(self, document: dict[str, Any], change_id: str) -> Change | None:
         if not change_id:
             return None
         raw = document.get("history", [])
-        for item in reversed(raw if isinstance(raw, list) else []):
+        for position, item in reversed(list(enumerate(raw if isinstance(raw, list) else []))):
             if isinstance(item, dict) and item.get("id") == change_id:
-                return parse_history([item], str(self.path))[0]
+                return recorded_change(item, f"{self.path} history item {position}", change_id)
         return None
 
-    def _current(self, document: dict[str, Any]) -> Held:
+    def _current(self, document: dict[str, Any]) -> tuple[Held, set[str]]:
         version = document.get("version", 0 if not document.get("routes") else None)
         routes = document.get("routes", {})
-        if not isinstance(version, int) or version < 0 or not isinstance(routes, dict):
+        epoch = document.get("epoch") or ""
+        if (
+            type(version) is not int
+            or version < 0
+            or not isinstance(routes, dict)
+            or not isinstance(epoch, str)
+        ):
             raise StoreError(
-                f"route table {self.path} has no valid version or routes "
-                f"(version {version!r}): it was edited by hand; fix it or restore it with "
-                "`carve routes restore`"
+                f"route table {self.path} has no valid version, epoch or routes "
+                f"(version {str(version)[:40]!r}): it was edited by hand; fix it or restore "
+                "it with `carve routes restore`"
             )
-        return Held(str(document.get("epoch") or ""), version)
+        names = document.get("names")
+        unknown = vet_routes(
+            str(self.path), set(routes), None if names is None else json.dumps(names), None
+        )
+        return Held(epoch, version, frozenset(set(routes) - unknown)), unknown
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -165,11 +183,17 @@ class FileStore(RouteStore):
 
     def _read(self) -> dict[str, Any]:
         try:
-            with open(self.path, encoding="utf-8") as f:
-                document = json.load(f)
+            with open(self.path, "rb") as f:
+                text = f.read(MAX_DOCUMENT_BYTES + 1)
+            # No depth scan of the whole document (the refresh path): entries and records
+            # are checked one by one; nesting past json.loads' limit is a RecursionError,
+            # which decode_json turns into Unreadable.
+            document = decode_json(
+                text, max_bytes=MAX_DOCUMENT_BYTES, max_depth=None, constants=True
+            )
         except FileNotFoundError:
             return {}
-        except (OSError, ValueError) as exc:
+        except (OSError, Unreadable) as exc:
             raise StoreError(f"cannot read route table {self.path}: {exc}") from exc
         if not isinstance(document, dict):
             raise StoreError(f"cannot read route table {self.path}: not a JSON object")

@@ -24,8 +24,21 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from routetable.states import Change, RouteState, Snapshot, parse_entries, parse_history
-from routetable.store import DEADLINE, Held, RouteStore, StoreError, plan_change, restore_plan
+from routetable.states import Change, RouteState, Snapshot, parse_count
+from routetable.store import (
+    DEADLINE,
+    Held,
+    History,
+    RouteStore,
+    StoreError,
+    history_of,
+    names_json,
+    plan_change,
+    read_entries,
+    recorded_change,
+    restore_plan,
+    vet_routes,
+)
 
 T = TypeVar("T")
 
@@ -51,6 +64,7 @@ CREATE TABLE IF NOT EXISTS {schema}.carve_route_version (
 );
 ALTER TABLE {schema}.carve_route_version ADD COLUMN IF NOT EXISTS epoch text NOT NULL DEFAULT '';
 ALTER TABLE {schema}.carve_route_version ADD COLUMN IF NOT EXISTS routes int;
+ALTER TABLE {schema}.carve_route_version ADD COLUMN IF NOT EXISTS names text;
 """
 
 
@@ -86,15 +100,17 @@ class PostgresStore(RouteStore):
                 conn.execute(self._q["ddl"])
 
     def stamp(self) -> Hashable:
-        return self._run(lambda conn: conn.execute(self._q["version"]).fetchone())
+        # the state count too: a state table truncated or added to by hand is seen
+        return self._run(lambda conn: conn.execute(self._q["stamp"]).fetchone())
 
     def load(self) -> Snapshot:
         def read(conn: psycopg.Connection) -> Snapshot:
             with conn.transaction():
                 row = conn.execute(self._q["version"]).fetchone()
                 rows = conn.execute(self._q["states"]).fetchall()
-            current = self._current(row, len(rows))
-            states, problems = parse_entries(dict(rows))
+            raw: dict[str, Any] = dict(rows)
+            current, unknown = self._current(row, set(raw))
+            states, problems = read_entries("carve_route_state", raw, unknown)
             return Snapshot(current.version, states, current.epoch, problems)
 
         return self._run(read)
@@ -110,7 +126,7 @@ class PostgresStore(RouteStore):
     ) -> Change:
         def write(conn: psycopg.Connection) -> Change:
             with conn.transaction():
-                current, count = self._lock_version(conn)
+                current, unknown = self._lock_version(conn)
                 recorded = self._find(conn, change_id)
                 if recorded is not None:
                     return recorded
@@ -130,7 +146,10 @@ class PostgresStore(RouteStore):
                     self._q["audit"],
                     (route, who, change.at, json.dumps(change.to_json()), change.id),
                 )
-                conn.execute(self._q["bump"], (change.version, epoch, count + (row is None)))
+                known = set(current.routes) | {route}
+                conn.execute(
+                    self._q["bump"], (change.version, epoch, len(known), names_json(known))
+                )
             return change
 
         return self._run(write)
@@ -143,7 +162,9 @@ class PostgresStore(RouteStore):
             with conn.transaction():
                 conn.execute(self._q["ensure_version"])
                 row = conn.execute(self._q["lock_version"]).fetchone()
-                restored, changes = restore_plan(snapshot, int(row[0]) if row else 0, who)
+                restored, changes = restore_plan(
+                    snapshot, (parse_count(row[0]) or 0) if row else 0, who
+                )
                 conn.execute(self._q["clear_states"])
                 for route, state in restored.states.items():
                     conn.execute(self._q["upsert"], (route, json.dumps(state.to_json())))
@@ -152,16 +173,23 @@ class PostgresStore(RouteStore):
                         self._q["audit"], (c.route, c.who, c.at, json.dumps(c.to_json()), c.id)
                     )
                 conn.execute(
-                    self._q["bump"], (restored.version, restored.epoch, len(restored.states))
+                    self._q["bump"],
+                    (
+                        restored.version,
+                        restored.epoch,
+                        len(restored.states),
+                        names_json(restored.states),
+                    ),
                 )
             return restored
 
         return self._run(write)
 
-    def history(self, route: str | None = None, limit: int = 100) -> list[Change]:
-        def read(conn: psycopg.Connection) -> list[Change]:
+    def history_report(self, route: str | None = None, limit: int = 100) -> History:
+        def read(conn: psycopg.Connection) -> History:
             rows = conn.execute(self._q["history"], (route, route, limit or None)).fetchall()
-            return parse_history([change for (change,) in reversed(rows)], self.url)
+            where = f"carve_route_change (schema {self.schema})"
+            return history_of([change for (change,) in reversed(rows)], where, None, 0)
 
         return self._run(read)
 
@@ -175,41 +203,43 @@ class PostgresStore(RouteStore):
         finally:
             self._lock.release()
 
-    def _lock_version(self, conn: psycopg.Connection) -> tuple[Held, int]:
+    def _lock_version(self, conn: psycopg.Connection) -> tuple[Held, set[str]]:
         """Lock the version row (creating it in an empty store) for a write."""
         row = conn.execute(self._q["lock_version"]).fetchone()
         if row is None:  # an empty store, or another first writer committing just now
             if _count(conn.execute(self._q["count"])) == 0:
                 conn.execute(self._q["ensure_version"])
             row = conn.execute(self._q["lock_version"]).fetchone()
-        count = _count(conn.execute(self._q["count"]))  # under the lock: every writer's
-        return self._current(row, count), count
+        stored = {r for (r,) in conn.execute(self._q["routes"]).fetchall()}  # under the lock
+        return self._current(row, stored)
 
     def _find(self, conn: psycopg.Connection, change_id: str) -> Change | None:
         if not change_id:
             return None
         row = conn.execute(self._q["change_by_id"], (change_id,)).fetchone()
-        found = parse_history([row[0]], self.url) if row else []
-        return found[0] if found else None
+        if row is None:
+            return None
+        where = f"carve_route_change (schema {self.schema}, change_id {change_id})"
+        return recorded_change(row[0], where, change_id)
 
-    def _current(self, row: tuple[Any, ...] | None, count: int) -> Held:
-        """The generation and version the version row holds; StoreError when the tables
-        disagree (a version row deleted or states truncated by hand)."""
+    def _current(self, row: tuple[Any, ...] | None, stored: set[str]) -> tuple[Held, set[str]]:
+        """The generation and version the version row holds, and the unknown routes (added
+        by hand, ignored); StoreError when the tables disagree (a version row deleted or
+        states truncated by hand)."""
         fix = "restore it with `carve routes restore`"
         if row is None:
-            if count == 0:
-                return Held("", 0)  # empty: never written, or wiped
+            if not stored:
+                return Held("", 0), set()  # empty: never written, or wiped
             raise StoreError(
                 f"the route table version row is missing in schema {self.schema} while "
-                f"{count} states are stored: {fix}"
+                f"{len(stored)} states are stored: {fix}"
             )
-        version, epoch, recorded = row
-        if recorded is not None and recorded != count:
-            raise StoreError(
-                f"carve_route_state holds {count} states but the table recorded {recorded} "
-                f"(truncated or edited by hand): {fix}"
-            )
-        return Held(str(epoch or ""), int(version))
+        version, epoch, recorded, names = row
+        number = parse_count(version)
+        if number is None:
+            raise StoreError(f"the route table version in schema {self.schema} is {version!r}")
+        unknown = vet_routes(f"carve_route_state (schema {self.schema})", stored, names, recorded)
+        return Held(str(epoch or ""), number, frozenset(stored - unknown)), unknown
 
     def _run(self, operation: Callable[[psycopg.Connection], T]) -> T:
         """Run `operation` on the connection within the deadline, reconnecting once if
@@ -278,30 +308,42 @@ def _count(cursor: psycopg.Cursor[Any]) -> int:
     return int(row[0]) if row else 0
 
 
-_NEWEST_COLUMNS = ("epoch", "routes", "change_id")
+_NEWEST_COLUMNS = ("epoch", "routes", "names", "change_id")
 _COLUMNS_DONE = (
     "SELECT count(*) FROM information_schema.columns WHERE table_schema = %s AND ("
-    "(table_name = 'carve_route_version' AND column_name IN ('epoch', 'routes')) OR "
+    "(table_name = 'carve_route_version' AND column_name IN ('epoch', 'routes', 'names')) OR "
     "(table_name = 'carve_route_change' AND column_name = 'change_id'))"
 )
 
 _QUERIES = {
     "ddl": SCHEMA_DDL,
-    "version": "SELECT version, epoch, routes FROM {schema}.carve_route_version WHERE id = 1",
+    "version": (
+        "SELECT version, epoch, routes, names FROM {schema}.carve_route_version WHERE id = 1"
+    ),
     "lock_version": (
-        "SELECT version, epoch, routes FROM {schema}.carve_route_version WHERE id = 1 FOR UPDATE"
+        "SELECT version, epoch, routes, names FROM {schema}.carve_route_version "
+        "WHERE id = 1 FOR UPDATE"
     ),
     "ensure_version": (
         "INSERT INTO {schema}.carve_route_version (id, version) VALUES (1, 0) "
         "ON CONFLICT DO NOTHING"
     ),
     "count": "SELECT count(*) FROM {schema}.carve_route_state",
-    "bump": (
-        "UPDATE {schema}.carve_route_version SET version = %s, epoch = %s, routes = %s WHERE id = 1"
+    "stamp": (
+        "SELECT (SELECT version FROM {schema}.carve_route_version WHERE id = 1), "
+        "(SELECT epoch FROM {schema}.carve_route_version WHERE id = 1), "
+        "(SELECT count(*) FROM {schema}.carve_route_state)"
     ),
-    "states": "SELECT route, state FROM {schema}.carve_route_state",
+    "routes": "SELECT route FROM {schema}.carve_route_state",
+    "bump": (
+        "UPDATE {schema}.carve_route_version SET version = %s, epoch = %s, routes = %s, "
+        "names = %s WHERE id = 1"
+    ),
+    # jsonb as text: our capped decoder reads it, never the driver's json.loads (a deeply
+    # nested or huge-number document would raise RecursionError/OverflowError in a fetch)
+    "states": "SELECT route, state::text FROM {schema}.carve_route_state",
     "clear_states": "DELETE FROM {schema}.carve_route_state",
-    "state_of": "SELECT state FROM {schema}.carve_route_state WHERE route = %s",
+    "state_of": "SELECT state::text FROM {schema}.carve_route_state WHERE route = %s",
     "upsert": (
         "INSERT INTO {schema}.carve_route_state (route, state) VALUES (%s, %s) "
         "ON CONFLICT (route) DO UPDATE SET state = EXCLUDED.state"
@@ -310,9 +352,9 @@ _QUERIES = {
         "INSERT INTO {schema}.carve_route_change (route, who, at, change, change_id) "
         "VALUES (%s, %s, %s, %s, %s)"
     ),
-    "change_by_id": "SELECT change FROM {schema}.carve_route_change WHERE change_id = %s",
+    "change_by_id": ("SELECT change::text FROM {schema}.carve_route_change WHERE change_id = %s"),
     "history": (
-        "SELECT change FROM {schema}.carve_route_change WHERE (%s::text IS NULL OR route = %s) "
-        "ORDER BY id DESC LIMIT %s"
+        "SELECT change::text FROM {schema}.carve_route_change "
+        "WHERE (%s::text IS NULL OR route = %s) ORDER BY id DESC LIMIT %s"
     ),
 }

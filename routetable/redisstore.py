@@ -19,8 +19,21 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from routetable.states import Change, RouteState, Snapshot, parse_entries, parse_history
-from routetable.store import DEADLINE, Held, RouteStore, StoreError, plan_change, restore_plan
+from routetable.states import Change, RouteState, Snapshot, parse_count
+from routetable.store import (
+    DEADLINE,
+    Held,
+    History,
+    RouteStore,
+    StoreError,
+    history_of,
+    names_json,
+    plan_change,
+    read_entries,
+    recorded_change,
+    restore_plan,
+    vet_routes,
+)
 
 DEFAULT_PREFIX = "carve:routes:"
 
@@ -48,10 +61,13 @@ class RedisStore(RouteStore):
         self._changes_key = f"{self.prefix}changes"  # change id -> change
 
     def stamp(self) -> Hashable:
-        try:  # the generation too: a re-created table at the same version is another table
+        # The generation too (a re-created table at the same version is another table)
+        # and how many states there are (a state deleted or added by hand is seen).
+        try:
             pipe = self._client.pipeline(transaction=False)
             pipe.get(self._version_key)
             pipe.hget(self._meta_key, "epoch")
+            pipe.hlen(self._states_key)
             return tuple(pipe.execute())
         except redis.RedisError as exc:
             raise StoreError(f"cannot read route table version from Redis: {exc}") from exc
@@ -65,8 +81,8 @@ class RedisStore(RouteStore):
             raw_states, version, meta = pipe.execute()
         except redis.RedisError as exc:
             raise StoreError(f"cannot read route table from Redis: {exc}") from exc
-        current = self._current(version, meta, len(raw_states))
-        states, problems = parse_entries(raw_states)
+        current, unknown = self._current(version, meta, set(raw_states))
+        states, problems = read_entries(self._states_key, raw_states, unknown)
         return Snapshot(current.version, states, current.epoch, problems)
 
     def set_state(
@@ -86,23 +102,27 @@ class RedisStore(RouteStore):
             read = self._client.pipeline(transaction=True)
             read.get(self._version_key)
             read.hgetall(self._meta_key)
-            read.hlen(self._states_key)
+            read.hkeys(self._states_key)
             read.hget(self._states_key, route)
             read.hget(self._changes_key, change_id or "-")
-            version, meta, count, old, recorded = read.execute()
-            if change_id and recorded:
-                changes[:] = parse_history([recorded], self._history_key)
+            version, meta, names, old, recorded = read.execute()
+            if change_id and recorded is not None:
+                where = f"{self._changes_key} (field {change_id})"
+                changes[:] = [recorded_change(recorded, where, change_id)]
                 return
-            current = self._current(version, meta, count)
+            current, unknown = self._current(version, meta, set(names))
             change, epoch = plan_change(
                 self.url, current, old, route, state, who=who, change_id=change_id, held=held
             )
-            count += old is None
+            known = (set(names) - unknown) | {route}
             record = json.dumps(change.to_json())
             pipe.multi()
             pipe.hset(self._states_key, route, json.dumps(state.to_json()))
             pipe.set(self._version_key, change.version)
-            pipe.hset(self._meta_key, mapping={"epoch": epoch, "count": count})
+            pipe.hset(
+                self._meta_key,
+                mapping={"epoch": epoch, "count": len(known), "names": names_json(known)},
+            )
             pipe.rpush(self._history_key, record)
             pipe.hset(self._changes_key, change.id, record)
             changes[:] = [change]
@@ -115,15 +135,15 @@ class RedisStore(RouteStore):
             recorded = self._client.hget(self._changes_key, change_id)
         except redis.RedisError as exc:
             raise StoreError(f"cannot read route changes from Redis: {exc}") from exc
-        found = parse_history([recorded], self._changes_key) if recorded else []
-        return found[0] if found else None
+        if recorded is None:
+            return None
+        return recorded_change(recorded, f"{self._changes_key} (field {change_id})", change_id)
 
     def restore(self, snapshot: Snapshot, *, who: str) -> Snapshot:
         written: list[Snapshot] = []
 
         def write(pipe: redis.client.Pipeline) -> None:
-            version = pipe.get(self._version_key)
-            current = int(version) if version and version.isdigit() else 0
+            current = parse_count(pipe.get(self._version_key)) or 0
             restored, changes = restore_plan(snapshot, current, who)
             pipe.multi()
             pipe.delete(self._states_key)
@@ -134,7 +154,12 @@ class RedisStore(RouteStore):
                 )
             pipe.set(self._version_key, restored.version)
             pipe.hset(
-                self._meta_key, mapping={"epoch": restored.epoch, "count": len(restored.states)}
+                self._meta_key,
+                mapping={
+                    "epoch": restored.epoch,
+                    "count": len(restored.states),
+                    "names": names_json(restored.states),
+                },
             )
             for change in changes:
                 record = json.dumps(change.to_json())
@@ -145,15 +170,12 @@ class RedisStore(RouteStore):
         self._transaction(write, "restore route table to")
         return written[0]
 
-    def history(self, route: str | None = None, limit: int = 100) -> list[Change]:
+    def history_report(self, route: str | None = None, limit: int = 100) -> History:
         try:
             raw = self._client.lrange(self._history_key, 0, -1)
         except redis.RedisError as exc:
             raise StoreError(f"cannot read route history from Redis: {exc}") from exc
-        entries = parse_history(raw, self._history_key)
-        if route is not None:
-            entries = [c for c in entries if c.route == route]
-        return entries[-limit:] if limit else entries
+        return history_of(raw, self._history_key, route, limit)
 
     def close(self) -> None:
         self._client.close()
@@ -165,21 +187,20 @@ class RedisStore(RouteStore):
         except redis.RedisError as exc:
             raise StoreError(f"cannot {what} Redis: {exc}") from exc
 
-    def _current(self, version: str | None, meta: dict[str, str], count: int) -> Held:
-        """The generation and version the keys hold; StoreError when they disagree."""
-        if version is None and not count and not meta:
-            return Held("", 0)  # empty: never written, or wiped
+    def _current(
+        self, version: str | None, meta: dict[str, str], stored: set[str]
+    ) -> tuple[Held, set[str]]:
+        """The generation and version the keys hold, and the unknown routes (added by
+        hand, ignored); StoreError when the keys disagree."""
+        if version is None and not stored and not meta:
+            return Held("", 0), set()  # empty: never written, or wiped
         fix = "restore it with `carve routes restore`"
-        if version is None or not version.isdigit():
+        number = parse_count(version)
+        if number is None:
             raise StoreError(
                 f"the route table version key {self._version_key} is "
-                f"{'missing' if version is None else repr(version)} while {count} states are "
-                f"stored: {fix}"
+                f"{'missing' if version is None else repr(version)} while {len(stored)} states "
+                f"are stored: {fix}"
             )
-        recorded = meta.get("count")
-        if recorded is not None and recorded.isdigit() and int(recorded) != count:
-            raise StoreError(
-                f"{self._states_key} holds {count} states but the table recorded {recorded} "
-                f"(deleted or added by hand): {fix}"
-            )
-        return Held(meta.get("epoch", ""), int(version))
+        unknown = vet_routes(self._states_key, stored, meta.get("names"), meta.get("count"))
+        return Held(meta.get("epoch", ""), number, frozenset(stored - unknown)), unknown

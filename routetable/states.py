@@ -64,7 +64,14 @@ class RouteState:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RouteState:
-        return cls(Mode(data["mode"]), int(data.get("percent", 0)))
+        """A stored state, checked strictly: `mode` one of the modes, `percent` a whole
+        number (not a float, a bool or a text); ValueError says what is wrong."""
+        mode, percent = data["mode"], data.get("percent", 0)
+        if not isinstance(mode, str):
+            raise ValueError(f"mode must be a text, not {type(mode).__name__}")
+        if type(percent) is not int:
+            raise ValueError(f"percent must be a whole number, not {percent!r}")
+        return cls(Mode(mode), percent)
 
 
 MONOLITH = RouteState()
@@ -108,7 +115,7 @@ class Change:
             before=None if before == BAD_ENTRY else RouteState.parse(before),
             after=RouteState.parse(data["to"]),
             id=str(data.get("id") or ""),
-            version=int(data.get("version") or 0),
+            version=_version(data.get("version") or 0),
         )
 
     @classmethod
@@ -127,18 +134,106 @@ class Change:
 
 BAD_ENTRY = "(unreadable entry)"
 
+MAX_ENTRY_BYTES = 64 * 1024  # a state or a change record is under 1 KiB
+MAX_DEPTH = 32  # a state is 1 level deep, a change record 1
+
+
+class Unreadable(ValueError):
+    """A stored item cannot be decoded or is not what it must be; the message says why."""
+
+
+def depth_of(text: str) -> int:
+    """How deeply a JSON text nests arrays and objects (brackets inside strings do not
+    count), computed without recursion: a guard before json.loads."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def decode_json(
+    raw: Any,
+    *,
+    max_bytes: int = MAX_ENTRY_BYTES,
+    max_depth: int | None = MAX_DEPTH,
+    constants: bool = False,
+) -> Any:
+    """One stored JSON item (a text, bytes or an already decoded object), size and depth
+    capped first: whatever its bytes (a huge number, deep nesting, invalid UTF-8), every
+    failure is one Unreadable, never an OverflowError or a RecursionError (with no
+    `max_depth`, json.loads' own RecursionError is that failure). `constants`
+    lets Infinity/NaN through (a document whose bad entries are checked one by one)."""
+    try:
+        if isinstance(raw, bytes | bytearray):
+            raw = bytes(raw).decode("utf-8")
+        if not isinstance(raw, str):
+            raw = json.dumps(raw)  # decoded by a driver: checked the same way
+        if len(raw) > max_bytes:
+            raise Unreadable(f"{len(raw)} characters, more than {max_bytes}")
+        # counting brackets is C-speed; the scan only runs when they could nest too deep
+        if (
+            max_depth is not None
+            and raw.count("[") + raw.count("{") > max_depth
+            and depth_of(raw) > max_depth
+        ):
+            raise Unreadable(f"nested more than {max_depth} levels deep")
+        if constants:
+            return json.loads(raw)
+        return json.loads(raw, parse_constant=_no_constant)
+    except Unreadable:
+        raise
+    except Exception as exc:  # any decode failure is one bad item
+        raise Unreadable(f"{type(exc).__name__}: {exc}") from None
+
+
+def _shown(raw: Any) -> str:
+    text = repr(raw)
+    return text if len(text) <= 120 else f"{text[:100]}... ({len(text)} characters)"
+
 
 def parse_entry(raw: Any) -> RouteState:
-    """One stored state (a JSON text or a decoded object); ValueError says what is wrong."""
+    """One stored state (a JSON text or a decoded object); Unreadable (a ValueError) says
+    what is wrong and how to fix it, whatever the entry holds."""
     try:
-        data = json.loads(raw) if isinstance(raw, str | bytes) else raw
+        data = decode_json(raw)
         if not isinstance(data, Mapping):
             raise TypeError(f"expected an object, got {type(data).__name__}")
         return RouteState.from_json(data)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ValueError(
-            f"{raw!r} is not a route state ({type(exc).__name__}: {exc}); "
+    except Exception as exc:  # any failure is one bad entry
+        raise Unreadable(
+            f"{_shown(raw)} is not a route state ({type(exc).__name__}: {exc}); "
             'write {"mode": "monolith|shadow|canary|extracted", "percent": 0..100}'
+        ) from None
+
+
+def parse_change(raw: Any, where: str) -> Change:
+    """One stored change record; Unreadable names `where` (the key or table) and why."""
+    try:
+        data = decode_json(raw)
+        if not isinstance(data, Mapping):
+            raise TypeError(f"expected an object, got {type(data).__name__}")
+        return Change.from_json(data)
+    except Exception as exc:  # any failure is one bad record
+        raise Unreadable(
+            f"a change record in {where} is unreadable ({type(exc).__name__}: {exc}): {_shown(raw)}"
         ) from None
 
 
@@ -150,28 +245,42 @@ def parse_entries(raw: Mapping[str, Any]) -> tuple[dict[str, RouteState], dict[s
     for route, entry in raw.items():
         try:
             states[str(route)] = parse_entry(entry)
-        except ValueError as exc:
+        except Unreadable as exc:
             problems[str(route)] = str(exc)
     return states, problems
 
 
-def parse_history(raw: Iterable[Any], where: str) -> list[Change]:
-    """The readable changes of a history; an unreadable item is logged and left out."""
-    changes = []
+def parse_history(raw: Iterable[Any], where: str) -> tuple[list[Change], list[str]]:
+    """The readable changes of a history, and a message for each unreadable item (which
+    is left out and logged): one bad item never hides the others."""
+    changes: list[Change] = []
+    problems: list[str] = []
     for position, item in enumerate(raw):
         try:
-            data = json.loads(item) if isinstance(item, str | bytes) else item
-            changes.append(Change.from_json(data))
-        except (ValueError, KeyError, TypeError) as exc:
-            log.warning(
-                "route history %s: item %d is unreadable and left out (%s: %s): %r",
-                where,
-                position,
-                type(exc).__name__,
-                exc,
-                item,
-            )
-    return changes
+            changes.append(parse_change(item, where))
+        except Unreadable as exc:
+            message = f"item {position}: {exc}; left out"
+            problems.append(message)
+            log.warning("route history: %s", message)
+    return changes, problems
+
+
+def _version(raw: Any) -> int:
+    version = parse_count(raw)
+    if version is None:
+        raise ValueError(f"version {_shown(raw)} is not a whole number >= 0")
+    return version
+
+
+def parse_count(raw: Any) -> int | None:
+    """A stored count or version: ASCII digits only (int() takes '²' and '١'), else None."""
+    if isinstance(raw, bytes):
+        raw = raw.decode("ascii", "replace")
+    if type(raw) is int:
+        return raw if raw >= 0 else None
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) < 19:
+        return int(raw)
+    return None
 
 
 @dataclass(frozen=True)
@@ -210,6 +319,18 @@ class Snapshot:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Snapshot:
-        states, problems = parse_entries(data["states"])
-        return cls(int(data["version"]), states, str(data.get("epoch") or ""), problems)
+    def from_json(cls, data: Any) -> Snapshot:
+        """A kept snapshot, checked: Unreadable says what is wrong with it."""
+        if not isinstance(data, Mapping):
+            raise Unreadable(f"expected an object, got {type(data).__name__}")
+        version, epoch, raw_states = data.get("version"), data.get("epoch", ""), data.get("states")
+        if parse_count(version) is None or type(version) is not int:
+            raise Unreadable(f"version {_shown(version)} is not a whole number >= 0")
+        if not isinstance(epoch, str):
+            raise Unreadable(f"epoch {_shown(epoch)} is not a text")
+        if not isinstance(raw_states, Mapping):
+            raise Unreadable(f"states {_shown(raw_states)} is not an object")
+        states, problems = parse_entries(raw_states)
+        if problems:
+            raise Unreadable("; ".join(f"route {r!r}: {why}" for r, why in problems.items()))
+        return cls(version, states, epoch)

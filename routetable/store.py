@@ -13,6 +13,7 @@ result or a StoreError, however the store fails: no caller queues behind a stuck
 from __future__ import annotations
 
 import abc
+import json
 import os
 import uuid
 from collections.abc import Hashable
@@ -21,13 +22,34 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from routetable.states import MONOLITH, Change, RouteState, Snapshot, parse_entry
+from routetable.states import (
+    MONOLITH,
+    Change,
+    RouteState,
+    Snapshot,
+    Unreadable,
+    decode_json,
+    parse_change,
+    parse_count,
+    parse_entries,
+    parse_entry,
+    parse_history,
+)
 
 DEADLINE = float(os.environ.get("CARVE_ROUTES_TIMEOUT", "2"))
 
 
 class StoreError(Exception):
     """The store cannot be read or written; the message says which and why."""
+
+
+class BadRecord(StoreError):
+    """An item the store holds cannot be read (garbage, edited by hand): the message names
+    the key and what to do. Nothing was written."""
+
+
+class StoreDown(StoreError):
+    """The store failed just now: the call was not sent, nothing was applied."""
 
 
 class StoreRefused(StoreError):
@@ -37,11 +59,93 @@ class StoreRefused(StoreError):
 
 @dataclass(frozen=True, slots=True)
 class Held:
-    """The generation and version a writer last saw: a write goes ahead only on that
-    generation at that version or later."""
+    """The generation and version a writer last saw (and the routes it held): a write goes
+    ahead only on that generation at that version or later, holding every one of them."""
 
     epoch: str
     version: int
+    routes: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """The readable changes, oldest first, and a message for each unreadable item (left out)."""
+
+    changes: list[Change]
+    problems: list[str]
+
+
+UNKNOWN_ROUTE = "was not written by carve"
+
+
+def vet_routes(where: str, stored: set[str], recorded_names: Any, recorded_count: Any) -> set[str]:
+    """Check the routes a store holds against those it recorded writing; the unknown ones
+    (added by hand) are returned, to be ignored with a warning. A route recorded but gone
+    (deleted, truncated) is a StoreError: the table lost a route, it is never adopted.
+    A store written by an older carve records no names: then the count is checked."""
+    fix = "write it back with `carve routes restore`"
+    names: set[str] | None = None
+    if recorded_names is not None:
+        try:
+            decoded = decode_json(recorded_names, max_bytes=1 << 22, max_depth=2)
+        except Unreadable as exc:
+            raise StoreError(f"the route names recorded in {where} are unreadable ({exc}): {fix}")
+        if not isinstance(decoded, list) or not all(isinstance(n, str) for n in decoded):
+            raise StoreError(f"the route names recorded in {where} are not a list of texts: {fix}")
+        names = set(decoded)
+    if names is not None:
+        lost = names - stored
+        if lost:
+            raise StoreError(
+                f"{where} lost {len(lost)} of the {len(names)} routes it held "
+                f"({', '.join(sorted(lost)[:10])}): deleted or truncated by hand; {fix}"
+            )
+        return stored - names
+    count = parse_count(recorded_count)
+    if recorded_count is not None and count is None:
+        raise StoreError(f"the route count recorded in {where} is {recorded_count!r}: {fix}")
+    if count is not None and len(stored) < count:
+        raise StoreError(
+            f"{where} holds {len(stored)} states but the table recorded {count} "
+            f"(deleted or truncated by hand): {fix}"
+        )
+    return set()
+
+
+def read_entries(
+    where: str, raw: dict[str, Any], unknown: set[str]
+) -> tuple[dict[str, RouteState], dict[str, str]]:
+    """The readable states of known routes, and a problem for each bad or unknown one."""
+    states, problems = parse_entries({r: e for r, e in raw.items() if r not in unknown})
+    for route in sorted(unknown):
+        problems[route] = (
+            f"{UNKNOWN_ROUTE} (added by hand to {where}?): ignored; set it with "
+            "`carve routes` or delete it"
+        )
+    return states, problems
+
+
+def history_of(raw: Any, where: str, route: str | None, limit: int) -> History:
+    """The History of raw records (oldest first), of one route, the last `limit` (0: all)."""
+    changes, problems = parse_history(raw, where)
+    if route is not None:
+        changes = [c for c in changes if c.route == route]
+    return History(changes[-limit:] if limit else changes, problems)
+
+
+def names_json(routes: Any) -> str:
+    return json.dumps(sorted(routes))
+
+
+def recorded_change(raw: Any, where: str, change_id: str) -> Change:
+    """The change a change id names; BadRecord when its record cannot be read."""
+    try:
+        return parse_change(raw, where)
+    except Unreadable as exc:
+        raise BadRecord(
+            f"change {change_id} is recorded (it was applied) but its record is unreadable: "
+            f"{exc}; fix or delete that item"
+        ) from None
 
 
 def follows(found: Held, held: Held) -> bool:
@@ -78,10 +182,17 @@ def plan_change(
     An empty store gets a new epoch with its first change."""
     if held is not None and not follows(current, held):
         raise StoreRefused(refusal(url, current, held))
+    if held is not None and current.epoch == held.epoch and held.routes - current.routes:
+        lost = ", ".join(sorted(held.routes - current.routes)[:10])
+        raise StoreRefused(
+            f"the route store {url} lost routes this table held ({lost}) at generation "
+            f"{held.epoch or 'unnamed'}: nothing was written; write the table back with "
+            "`carve routes restore`"
+        )
     epoch = current.epoch or (new_epoch() if current.version == 0 else "")
     try:
         before: RouteState | None = MONOLITH if raw_before is None else parse_entry(raw_before)
-    except ValueError:
+    except Unreadable:
         before = None
     change = Change.now(
         route, who, before, state, id=change_id or new_change_id(), version=current.version + 1
@@ -146,8 +257,13 @@ class RouteStore(abc.ABC):
         snapshot's and the store's, and audit each route; returns what was written."""
 
     @abc.abstractmethod
+    def history_report(self, route: str | None = None, limit: int = 100) -> History:
+        """The most recent changes, oldest first, optionally of one route, and a message
+        naming each unreadable item (left out: one bad item hides nothing else)."""
+
     def history(self, route: str | None = None, limit: int = 100) -> list[Change]:
-        """The most recent changes, oldest first, optionally of one route."""
+        """The most recent readable changes, oldest first, optionally of one route."""
+        return self.history_report(route, limit).changes
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

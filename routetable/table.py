@@ -18,16 +18,30 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
-from routetable.states import MONOLITH, Change, RouteState, Snapshot
-from routetable.store import DEADLINE, Held, RouteStore, StoreError, follows, refusal
+from routetable.restoring import RestorePlan, RestoreRefused, plan_restore
+from routetable.states import MONOLITH, Change, RouteState, Snapshot, Unreadable, decode_json
+from routetable.store import (
+    DEADLINE,
+    UNKNOWN_ROUTE,
+    BadRecord,
+    Held,
+    RouteStore,
+    StoreDown,
+    StoreError,
+    StoreRefused,
+    follows,
+    refusal,
+)
 
 log = logging.getLogger("carve.routetable")
 
 _UNSET = object()
+BREAKER_SECONDS = 1.0  # after a failed store call, changes are refused at once this long
+MAX_SNAPSHOT_BYTES = 16 << 20
 _TABLES: weakref.WeakSet[RouteTable] = weakref.WeakSet()
 
 
@@ -66,6 +80,12 @@ class RouteTable:
         self.last_error: str | None = None  # why the store could not be read, or was refused
         self.last_ok: float | None = None  # time.monotonic() of the last good read
         self._refused: str | None = None
+        self.snapshot_problem: str | None = None  # why the local snapshot was ignored
+        # A table was kept on this host before (a snapshot file exists, even unreadable):
+        # an empty store is then a wiped one, never a first start (see the README).
+        self.seen_before = False
+        self._failed_at: float | None = None  # time.monotonic() of the last failed call
+        self._failure = ""
         self._stamp: Hashable = _UNSET
         self._checked = 0.0
         self._lock = threading.Lock()
@@ -116,7 +136,9 @@ class RouteTable:
                     f"route table: {message} (keeping version {self.snapshot.version})",
                 )
                 self.last_error = message
+                self._failed_at, self._failure = time.monotonic(), message
                 return False
+            self._failed_at = None
             if self.last_error is not None and self._refused is None:
                 log.info("route table: the store answers again (version %s)", self.snapshot.version)
                 self._said.clear()
@@ -147,42 +169,132 @@ class RouteTable:
 
     # ------------------------------------------------------------ writing
     def held(self) -> Held | None:
-        """What a write must find in the store: the generation and version held."""
+        """What a write must find in the store: the generation and version held, and the
+        routes (a store that lost one is refused)."""
         if not self.loaded or self.snapshot.empty:
             return None
-        return Held(self.snapshot.epoch, self.snapshot.version)
+        routes = frozenset(self.snapshot.states) | frozenset(
+            r for r, why in self.snapshot.problems.items() if UNKNOWN_ROUTE not in why
+        )
+        return Held(self.snapshot.epoch, self.snapshot.version, routes)
 
     def set_state(self, route: str, state: RouteState, *, who: str, change_id: str = "") -> Change:
-        """Write through to the store (refused if it is not the table held), then see it."""
-        change = self.store.set_state(route, state, who=who, change_id=change_id, held=self.held())
+        """Write through to the store (refused if it is not the table held), then see it.
+
+        Refused at once, nothing sent (StoreDown), while the store failed within the last
+        BREAKER_SECONDS, or since with a refresh still waiting for it (a partition), and
+        has not answered since; refused (StoreRefused) on an empty
+        store when this host kept a table before but holds none now."""
+        failed_at = self._failed_at
+        if failed_at is not None and (
+            time.monotonic() - failed_at < BREAKER_SECONDS or self._lock.locked()
+        ):  # failed just now, or a refresh is still waiting for the failing store
+            self.current()  # a refresh in the background: the store may answer again
+            raise StoreDown(
+                f"the route store {self.store.url} is failing ({self._failure}): the change "
+                "was not sent, nothing was applied; retry when the store answers"
+            )
+        if not self.loaded and self.seen_before:
+            raise StoreRefused(self._refused or self._no_table())
+        try:
+            change = self.store.set_state(
+                route, state, who=who, change_id=change_id, held=self.held()
+            )
+        except (StoreRefused, BadRecord):  # the store answered: it is not failing
+            raise
+        except StoreError as exc:
+            self._failed_at, self._failure = time.monotonic(), str(exc)
+            raise
         self.refresh(wait=DEADLINE)
         return change
 
-    def restore(self, *, who: str) -> Snapshot:
-        """Write the table held back to the store as a new generation (the operator's word
-        after a wipe); every reader adopts it, its version being above all it held."""
-        if not self.loaded or self.snapshot.empty:
-            raise StoreError("this process holds no route table to restore")
-        restored = self.store.restore(self.snapshot, who=who)
+    def _no_table(self) -> str:
+        why = self.snapshot_problem or "its local snapshot is gone"
+        return (
+            f"no route table: this host kept one before ({why}) and the store "
+            f"{self.store.url} holds none it can adopt: write one back with "
+            "`carve routes restore` from a proxy that holds it, or seed the store on purpose "
+            "(`carve routes restore --seed`)"
+        )
+
+    def plan_restore(self, seed: Mapping[str, RouteState] | None = None) -> RestorePlan:
+        """What `restore()` would write and change; reads the store as it is (a wiped,
+        unreadable or newer one too). `seed`: the states to write instead of the table
+        held (an explicit re-seed, e.g. from the configuration)."""
+        if seed is not None:
+            table = Snapshot(0, seed)
+        elif not self.loaded or self.snapshot.empty:
+            raise StoreError(
+                "this process holds no route table to restore; seed the store on purpose "
+                "instead (`carve routes restore --seed`)"
+            )
+        else:
+            table = self.snapshot
+        try:
+            return plan_restore(table, self.store.load(), None)
+        except StoreError as exc:
+            return plan_restore(table, None, str(exc))
+
+    def restore(
+        self,
+        *,
+        who: str,
+        force: bool = False,
+        seed: Mapping[str, RouteState] | None = None,
+    ) -> tuple[RestorePlan, Snapshot | None]:
+        """Write the table held (or `seed`) back to the store as a new generation (the
+        operator's word after a wipe); every reader adopts it, its version being above all
+        it held. Writes nothing when the store already holds this very table; refuses
+        (RestoreRefused) to undo newer changes unless `force`. Returns the plan and what
+        was written (None: nothing)."""
+        plan = self.plan_restore(seed)
+        if plan.noop:
+            log.info(
+                "route table: restore by %s: the store %s; nothing written", who, plan.store_was
+            )
+            return plan, None
+        if plan.overrides and not force:
+            raise RestoreRefused(plan.refusal())
+        restored = self.store.restore(plan.table, who=who)
         log.warning(
-            "route table: %s restored version %s as generation %s at version %s",
+            "route table: %s %s version %s as generation %s at version %s (the store %s)",
             who,
-            self.snapshot.version,
+            "seeded" if seed is not None else "restored",
+            plan.table.version,
             restored.epoch,
             restored.version,
+            plan.store_was,
         )
         self.refresh(wait=DEADLINE)
-        return restored
+        return plan, restored
 
     # ------------------------------------------------------------ internals
     def _adopt(self, fresh: Snapshot) -> bool:
         held = self.snapshot
+        if not self.loaded and fresh.empty and self.seen_before:
+            self._refused = self._no_table()  # a wiped store after a first start: never defaults
+            self._say(logging.ERROR, f"route table: {self._refused}")
+            return False
         if self.loaded and not held.empty:
             if not follows(Held(fresh.epoch, fresh.version), Held(held.epoch, held.version)):
                 self._refused = refusal(
                     self.store.url,
                     Held(fresh.epoch, fresh.version),
                     Held(held.epoch, held.version),
+                )
+                self._say(logging.ERROR, f"route table: {self._refused}")
+                return False
+            lost = (
+                sorted(set(held.states) - set(fresh.states) - set(fresh.problems))
+                if fresh.epoch == held.epoch
+                else []
+            )
+            if lost:
+                self._refused = (
+                    f"the route store {self.store.url} lost routes this table held "
+                    f"({', '.join(lost[:10])}) at generation {held.epoch or 'unnamed'}, version "
+                    f"{fresh.version}: kept the last good table; write it back with "
+                    "`carve routes restore`"
                 )
                 self._say(logging.ERROR, f"route table: {self._refused}")
                 return False
@@ -197,13 +309,17 @@ class RouteTable:
         states = dict(fresh.states)
         for route, why in sorted(fresh.problems.items()):
             kept = held.states.get(route)
-            if kept is not None:
+            unknown = UNKNOWN_ROUTE in why
+            if kept is not None and not unknown:
                 states[route] = kept
-            self._say(
-                logging.ERROR,
-                f"route table: the entry of route {route!r} in {self.store.url} is unreadable, "
-                f"keeping {kept or 'the configured state'}: {why}",
-            )
+            if unknown:
+                said = f"route {route!r} in {self.store.url} {why}"
+            else:
+                said = (
+                    f"the entry of route {route!r} in {self.store.url} is unreadable, keeping "
+                    f"{kept or 'the configured state'}: {why}"
+                )
+            self._say(logging.WARNING if unknown else logging.ERROR, f"route table: {said}")
         self._refused = None
         newer = fresh.version != held.version or fresh.epoch != held.epoch or not self.loaded
         self.snapshot = Snapshot(fresh.version, states, fresh.epoch, fresh.problems)
@@ -220,25 +336,47 @@ class RouteTable:
             log.log(level, "%s", message)
 
     def _load_local(self, path: Path) -> None:
+        """Start from the kept snapshot; one that cannot be read (truncated, garbage, a
+        version below 0) is reported and ignored: the table then comes from the store."""
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if data.get("store") != self.store.url:
-                log.warning(
-                    "route table: ignoring %s, it is a snapshot of %s", path, data.get("store")
-                )
-                return
-            self.snapshot = Snapshot.from_json(data)
+            raw = path.read_bytes()
         except FileNotFoundError:
             return
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.error("route table: cannot read the local snapshot %s: %s", path, exc)
+        except OSError as exc:
+            self.seen_before = True
+            self._ignore_local(path, f"cannot read it: {exc}")
             return
+        try:
+            data = decode_json(raw, max_bytes=MAX_SNAPSHOT_BYTES, max_depth=8)
+            if not isinstance(data, dict):
+                raise Unreadable(f"expected an object, got {type(data).__name__}")
+            if not isinstance(data.get("store"), str):
+                raise Unreadable("it names no store")
+            if data["store"] != self.store.url:
+                log.warning("route table: ignoring %s, it is a snapshot of another store", path)
+                return
+            self.seen_before = True
+            snapshot = Snapshot.from_json(data)
+        except Unreadable as exc:
+            self.seen_before = True
+            self._ignore_local(path, str(exc))
+            return
+        self.snapshot = snapshot
         self.source = "disk"
         log.info(
             "route table: starting from the local snapshot %s (version %s, saved %s)",
             path,
             self.snapshot.version,
             data.get("saved_at"),
+        )
+
+    def _ignore_local(self, path: Path, why: str) -> None:
+        self.snapshot_problem = f"the local snapshot {path} is unreadable and ignored: {why}"
+        log.error(
+            "route table: %s; starting from the store %s (delete the file to silence this; "
+            "the next good table replaces it)",
+            self.snapshot_problem,
+            self.store.url,
         )
 
     def _save_local(self) -> None:

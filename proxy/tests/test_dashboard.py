@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from proxy.tests.conftest import TOKEN, Fake, ProxyFactory
+from proxy.tests.test_table_faults import edit
 
 WAIT_MS = 15_000  # an upper bound for a loaded machine; each wait ends when its condition holds
 NONZERO_RATE = re.compile(r"^(?!0\.0$)\d+\.\d$")  # requests/s as the page prints it
@@ -51,6 +52,14 @@ async def test_a_click_moves_a_route_and_the_next_request_follows(
                 await proxy.client.get("/api/inventory/")
             rate = page.locator("[data-row=inventory] td.num").first
             await expect(rate).to_have_text(NONZERO_RATE, timeout=WAIT_MS)
+
+            def bad_entry(document: dict[str, Any]) -> None:  # edited by hand
+                document["routes"]["inventory"] = {"mode": "bogus"}
+                document["version"] += 1
+
+            edit(proxy.store_url, bad_entry)
+            banner = page.locator("#meta")
+            await expect(banner).to_contain_text("entries not used: inventory", timeout=WAIT_MS)
             await page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
         finally:
             await browser.close()

@@ -199,3 +199,129 @@ async def test_a_change_reaches_every_worker_of_two_proxies_within_half_a_second
             process.terminate()
         for process in processes:
             await asyncio.wait_for(process.wait(), timeout=20)
+
+
+# ---------------------------------------------------------------- the outside attack
+def raw_edit(store_url: str, change: Any, raw: str) -> None:
+    """Edit the store's document; the placeholder "RAW" becomes `raw`, bytes as they are."""
+    path = Path(store_url.removeprefix("file:"))
+    document = json.loads(path.read_text())
+    change(document)
+    path.write_text(json.dumps(document).replace('"RAW"', raw, 1))
+
+
+async def test_a_kept_bad_entry_is_shown_in_readyz_and_the_api(
+    trio: Trio, make_proxy: ProxyFactory
+) -> None:
+    proxy = await make_proxy(*trio)
+    await proxy.set_state("inventory", "extracted")
+
+    def overflow(document: dict[str, Any]) -> None:
+        document["routes"]["inventory"] = "RAW"
+        document["version"] += 1
+
+    raw_edit(proxy.store_url, overflow, '{"mode": "canary", "percent": 1e400}')
+    await proxy.set_state("payments", "extracted")  # a later change of another route lands
+    assert await served_by(proxy, "/api/inventory/x") == "inventory"  # its last good state
+    ready = await proxy.client.get("/readyz")
+    assert ready.status == 200
+    [bad] = (await ready.json())["bad_entries"]
+    assert bad["route"] == "inventory" and bad["store"] == proxy.store_url
+    assert "1e400" not in bad["reason"] and 'write {"mode"' in bad["reason"]
+    listed = await (await proxy.client.get("/_carve/api/routes", headers=AUTH)).json()
+    assert [b["route"] for b in listed["bad_entries"]] == ["inventory"]
+
+
+async def test_store_garbage_in_history_and_change_records_is_a_clear_answer(
+    trio: Trio, make_proxy: ProxyFactory
+) -> None:
+    proxy = await make_proxy(*trio)
+    await proxy.set_state("payments", "extracted")
+    raw_edit(proxy.store_url, lambda d: d["history"].append("RAW"), "[" * 150 + "]" * 150)
+    raw_edit(
+        proxy.store_url,
+        lambda d: d["history"].append({"id": "cid-bad", "route": "RAW"}),
+        "1e400",
+    )
+    answer = await proxy.client.get("/_carve/api/history", headers=AUTH)
+    assert answer.status == 200
+    body = await answer.json()
+    assert [c["to"] for c in body["history"]] == ["extracted"]  # the rest still shown
+    assert len(body["problems"]) == 2 and "routes.json history" in body["problems"][1]
+    shown = await proxy.client.get("/_carve/api/routes/payments", headers=AUTH)
+    assert shown.status == 200 and len((await shown.json())["history_problems"]) == 2
+    change = await proxy.client.get("/_carve/api/changes/cid-bad", headers=AUTH)
+    assert change.status == 409
+    detail = (await change.json())["detail"]
+    assert "cid-bad" in detail and "history item 2" in detail
+    again = await proxy.client.put(
+        "/_carve/api/routes/payments",
+        json={"state": "shadow", "change_id": "cid-bad"},
+        headers=AUTH,
+    )
+    assert again.status == 409 and (await again.json())["applied"] is True
+
+
+async def test_a_proxy_whose_snapshot_is_bad_and_store_is_down_is_not_ready_and_says_why(
+    trio: Trio, aiohttp_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CARVE_VAR_DIR", str(tmp_path / "var"))
+    store = tmp_path / "routes.json"
+    config = proxy_config({f.name: f.url for f in trio}, routes_url=f"file:{store}")
+    first = await aiohttp_client(create_app(config))
+    await first.put("/_carve/api/routes/payments", json={"state": "extracted"}, headers=AUTH)
+    await first.close()
+    [snapshot] = (tmp_path / "var").glob("routes-snapshot-*.json")
+    snapshot.write_text('{"version": 1e400}')  # it started the proxy from nothing: a crash
+    store.write_text("{damaged")
+    again = await aiohttp_client(create_app(config))
+    ready = await again.get("/readyz")
+    assert ready.status == 503
+    [problem] = (await ready.json())["problems"]
+    assert "no route table" in problem and snapshot.name in problem and "damaged" not in problem
+    assert "unreadable and ignored" in problem
+
+
+def test_the_cli_says_not_applied_when_the_store_is_failing(live_proxy: LiveProxy) -> None:
+    table = live_proxy.app[TABLE]
+    path = Path(live_proxy.store_url.removeprefix("file:"))
+    assert carve_routes(live_proxy, "set", "payments", "extracted").exit_code == 0
+    path.unlink()
+    path.mkdir()  # unreadable
+    deadline = time.monotonic() + 2
+    while table.last_error is None:
+        assert time.monotonic() < deadline, "the outage went unnoticed"
+        time.sleep(0.02)
+    result = carve_routes(live_proxy, "set", "payments", "shadow")
+    assert result.exit_code == 1
+    assert "not sent" in result.output and "the change was NOT applied" in result.output
+    assert "unknown" not in result.output
+    path.rmdir()
+
+
+def test_the_cli_restore_shows_the_diff_and_refuses_an_older_table(live_proxy: LiveProxy) -> None:
+    assert carve_routes(live_proxy, "set", "payments", "extracted").exit_code == 0
+    result = carve_routes(live_proxy, "restore")  # a healthy store
+    assert result.exit_code == 0, result.output
+    assert "nothing to restore" in result.output and "is healthy" in result.output
+
+    def newer(document: dict[str, Any]) -> None:  # another writer moved on meanwhile
+        document["routes"]["payments"] = {"mode": "shadow", "percent": 0}
+        document["version"] += 1
+
+    table = live_proxy.app[TABLE]
+    table._lock.acquire()  # a refresh under way: this proxy still holds version 1
+    try:
+        edit(live_proxy.store_url, newer)
+        result = carve_routes(live_proxy, "restore", "--dry-run")
+        assert result.exit_code == 0, result.output
+        assert "shadow" in result.output and "extracted" in result.output
+        assert "dry run" in result.output
+        result = carve_routes(live_proxy, "restore")
+        assert result.exit_code == 1 and "--force" in result.output
+        assert "payments" in result.output
+    finally:
+        table._lock.release()
+    assert table.snapshot.version == 1
+    result = carve_routes(live_proxy, "restore", "--force")
+    assert result.exit_code == 0 and "restored 1 routes" in result.output, result.output

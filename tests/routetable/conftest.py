@@ -7,14 +7,17 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from messaging.testing import FaultProxy
+from routetable import Mode, RouteState, RouteTable, open_store
 from routetable.tests.conftest import PG_URL, REDIS_URL, require_server
 
 
@@ -46,6 +49,26 @@ class Backend:
         raise NotImplementedError
 
     def delete_version(self) -> None:
+        raise NotImplementedError
+
+    # The outside attack's edits (issue 15, follow-up): raw bytes where carve writes JSON.
+    def raw_entry(self, route: str, text: str, *, bump: bool = True) -> None:
+        """Store `text` as `route`'s entry, as it is, bumping the version unless told not."""
+        raise NotImplementedError
+
+    def raw_history_item(self, text: str) -> None:
+        raise NotImplementedError
+
+    def raw_change_record(self, change_id: str, text: str) -> None:
+        """Record garbage under a change id, as `HSET carve:routes:changes cid-bad garbage`."""
+        raise NotImplementedError
+
+    def drop_states(self) -> None:
+        """Delete every state and keep the version (a TRUNCATE of the state table)."""
+        raise NotImplementedError
+
+    def forget_names(self) -> None:
+        """Make the store look written by an older carve: no route names nor count."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -100,6 +123,33 @@ class FileBackend(Backend):
     def delete_version(self) -> None:
         self._edit(lambda document: document.pop("version"))
 
+    def _edit_raw(self, change: Callable[[dict[str, Any]], None], raw: str) -> None:
+        """Edit the document; the placeholder "RAW" becomes `raw`, bytes as they are."""
+        document = json.loads(self.path.read_text())
+        change(document)
+        self.path.write_text(json.dumps(document).replace('"RAW"', raw, 1))
+
+    def raw_entry(self, route: str, text: str, *, bump: bool = True) -> None:
+        def change(document: dict[str, Any]) -> None:
+            document["routes"][route] = "RAW"
+            document["version"] += bump
+
+        self._edit_raw(change, text)
+
+    def raw_history_item(self, text: str) -> None:
+        self._edit_raw(lambda document: document["history"].append("RAW"), text)
+
+    def raw_change_record(self, change_id: str, text: str) -> None:
+        self._edit_raw(
+            lambda document: document["history"].append({"id": change_id, "route": "RAW"}), text
+        )
+
+    def drop_states(self) -> None:
+        self._edit(lambda document: document.update(routes={}))
+
+    def forget_names(self) -> None:
+        self._edit(lambda document: document.pop("names", None))
+
     def close(self) -> None:
         self.repair()
 
@@ -148,6 +198,23 @@ class RedisBackend(ProxiedBackend):
     def delete_version(self) -> None:
         self.client.delete(f"{self.prefix}version")
 
+    def raw_entry(self, route: str, text: str, *, bump: bool = True) -> None:
+        self.client.hset(f"{self.prefix}states", route, text)
+        if bump:
+            self.client.incr(f"{self.prefix}version")
+
+    def raw_history_item(self, text: str) -> None:
+        self.client.rpush(f"{self.prefix}history", text)
+
+    def raw_change_record(self, change_id: str, text: str) -> None:
+        self.client.hset(f"{self.prefix}changes", change_id, text)
+
+    def drop_states(self) -> None:
+        self.client.delete(f"{self.prefix}states")
+
+    def forget_names(self) -> None:
+        self.client.hdel(f"{self.prefix}meta", "names", "count")
+
     def close(self) -> None:
         self.wipe()
         self.client.close()
@@ -190,6 +257,40 @@ class PostgresBackend(ProxiedBackend):
     def delete_version(self) -> None:
         self._sql("DELETE FROM {s}.carve_route_version")
 
+    def _param(self, text: str, *params: str) -> None:
+        self.conn.execute(text.format(s=f'"{self.schema}"'), params)
+
+    def raw_entry(self, route: str, text: str, *, bump: bool = True) -> None:
+        self._param(
+            "INSERT INTO {s}.carve_route_state (route, state) VALUES (%s, %s::jsonb) "
+            "ON CONFLICT (route) DO UPDATE SET state = EXCLUDED.state",
+            route,
+            text,
+        )
+        if bump:
+            self._sql("UPDATE {s}.carve_route_version SET version = version + 1")
+
+    def raw_history_item(self, text: str) -> None:
+        self._param(
+            "INSERT INTO {s}.carve_route_change (route, who, at, change) "
+            "VALUES ('x', 'y', now(), %s::jsonb)",
+            text,
+        )
+
+    def raw_change_record(self, change_id: str, text: str) -> None:
+        self._param(
+            "INSERT INTO {s}.carve_route_change (route, who, at, change, change_id) "
+            "VALUES ('x', 'y', now(), %s::jsonb, %s)",
+            text,
+            change_id,
+        )
+
+    def drop_states(self) -> None:
+        self._sql("TRUNCATE {s}.carve_route_state")
+
+    def forget_names(self) -> None:  # an upgrade from a schema without these columns
+        self._sql("UPDATE {s}.carve_route_version SET routes = NULL, names = NULL")
+
     def close(self) -> None:
         self._sql("DROP SCHEMA IF EXISTS {s} CASCADE")
         self.conn.close()
@@ -214,3 +315,60 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
         made = PostgresBackend()
     yield made
     made.close()
+
+
+TIMEOUT = 0.5  # the stores' deadline in these tests (2 s in production)
+EXTRACTED = RouteState(Mode.EXTRACTED)
+CANARY_30 = RouteState(Mode.CANARY, 30)
+SHADOW = RouteState(Mode.SHADOW)
+MONOLITH = RouteState(Mode.MONOLITH)
+
+
+@dataclass
+class Fleet:
+    """A writer and two readers on one store, all holding version 2: payments extracted,
+    inventory on a 30 % canary."""
+
+    writer: RouteTable
+    readers: list[RouteTable]
+
+    @property
+    def tables(self) -> list[RouteTable]:
+        return [self.writer, *self.readers]
+
+    def converge(self, holds: Callable[[RouteTable], bool], within: float = 1.0) -> float:
+        """Refresh every table until `holds` is true of each; the seconds it took."""
+        start = time.monotonic()
+        while True:
+            for table in self.tables:
+                table.refresh()
+            if all(holds(t) for t in self.tables):
+                return time.monotonic() - start
+            seen = [
+                (t.snapshot.version, dict(t.snapshot.states), t.last_error) for t in self.tables
+            ]
+            assert time.monotonic() - start < within, f"not converged in {within} s: {seen}"
+            time.sleep(0.01)
+
+    def assert_serving_last_good(self) -> None:
+        for table in self.tables:
+            assert table.snapshot.get("payments") == EXTRACTED
+            assert table.snapshot.get("inventory") == CANARY_30
+
+
+def table_on(url: str, snapshot_path: Path | None = None) -> RouteTable:
+    return RouteTable(open_store(url, timeout=TIMEOUT), snapshot_path=snapshot_path)
+
+
+@pytest.fixture
+def fleet(backend: Backend) -> Iterator[Fleet]:
+    writer = table_on(backend.url)
+    writer.refresh()
+    writer.set_state("payments", EXTRACTED, who="ci")
+    writer.set_state("inventory", CANARY_30, who="ci")
+    made = Fleet(writer, [table_on(backend.url) for _ in range(2)])
+    made.converge(lambda t: t.snapshot.version == 2)
+    yield made
+    backend.repair()
+    for table in made.tables:
+        table.store.close()

@@ -9,70 +9,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from routetable import Mode, RouteState, RouteTable, StoreError, StoreRefused, open_store
-from tests.routetable.conftest import Backend
-
-TIMEOUT = 0.5  # the stores' deadline in these tests (2 s in production)
-EXTRACTED = RouteState(Mode.EXTRACTED)
-CANARY_30 = RouteState(Mode.CANARY, 30)
-SHADOW = RouteState(Mode.SHADOW)
-MONOLITH = RouteState(Mode.MONOLITH)
-
-
-@dataclass
-class Fleet:
-    """A writer and two readers on one store, all holding version 2: payments extracted,
-    inventory on a 30 % canary."""
-
-    writer: RouteTable
-    readers: list[RouteTable]
-
-    @property
-    def tables(self) -> list[RouteTable]:
-        return [self.writer, *self.readers]
-
-    def converge(self, holds: Callable[[RouteTable], bool], within: float = 1.0) -> float:
-        """Refresh every table until `holds` is true of each; the seconds it took."""
-        start = time.monotonic()
-        while True:
-            for table in self.tables:
-                table.refresh()
-            if all(holds(t) for t in self.tables):
-                return time.monotonic() - start
-            seen = [
-                (t.snapshot.version, dict(t.snapshot.states), t.last_error) for t in self.tables
-            ]
-            assert time.monotonic() - start < within, f"not converged in {within} s: {seen}"
-            time.sleep(0.01)
-
-    def assert_serving_last_good(self) -> None:
-        for table in self.tables:
-            assert table.snapshot.get("payments") == EXTRACTED
-            assert table.snapshot.get("inventory") == CANARY_30
-
-
-def table_on(url: str, snapshot_path: Path | None = None) -> RouteTable:
-    return RouteTable(open_store(url, timeout=TIMEOUT), snapshot_path=snapshot_path)
-
-
-@pytest.fixture
-def fleet(backend: Backend) -> Iterator[Fleet]:
-    writer = table_on(backend.url)
-    writer.refresh()
-    writer.set_state("payments", EXTRACTED, who="ci")
-    writer.set_state("inventory", CANARY_30, who="ci")
-    made = Fleet(writer, [table_on(backend.url) for _ in range(2)])
-    made.converge(lambda t: t.snapshot.version == 2)
-    yield made
-    backend.repair()
-    for table in made.tables:
-        table.store.close()
+from routetable import RouteTable, StoreError, StoreRefused, open_store
+from tests.routetable.conftest import (
+    CANARY_30,
+    EXTRACTED,
+    MONOLITH,
+    SHADOW,
+    TIMEOUT,
+    Backend,
+    Fleet,
+    table_on,
+)
 
 
 def ids_in_history(table: RouteTable, change_id: str) -> int:
@@ -114,7 +65,8 @@ def test_a_wiped_store_moves_no_route_until_an_operator_restores_it(
     fleet.converge(lambda t: t.last_error is not None and "another generation" in t.last_error)
     fleet.assert_serving_last_good()
 
-    restored = fleet.readers[0].restore(who="operator")
+    _, restored = fleet.readers[0].restore(who="operator")
+    assert restored is not None
     assert restored.version == 3  # above every version any reader held
     fleet.converge(lambda t: t.snapshot.version == 3 and t.last_error is None)
     fleet.assert_serving_last_good()
@@ -160,6 +112,7 @@ def test_a_stopped_store_is_served_from_the_last_table_and_refuses_changes_at_on
     assert time.monotonic() - start < 2 * TIMEOUT + 0.5
     fleet.assert_serving_last_good()
     backend.repair()
+    fleet.converge(lambda t: t.last_error is None)  # a table that saw the store fail, sees it back
     fleet.writer.set_state("payments", SHADOW, who="ci")
     took = fleet.converge(lambda t: t.snapshot.get("payments") == SHADOW and t.last_error is None)
     assert took < 1.0
@@ -187,6 +140,7 @@ def test_a_partition_blocks_no_reader_and_a_retried_change_lands_once(
     stuck.join(timeout=2 * TIMEOUT + 0.5)
     assert not stuck.is_alive()
     backend.repair()
+    fleet.converge(lambda t: t.last_error is None)  # until then a change is refused unsent
     change = fleet.writer.set_state("inventory", SHADOW, who="ci", change_id="c-1")  # retried
     assert change.id == "c-1"
     assert ids_in_history(fleet.writer, "c-1") == 1

@@ -21,7 +21,15 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from routetable import Mode, RouteState, RouteTable, StoreError, StoreRefused, open_store
+from routetable import (
+    Mode,
+    RouteState,
+    RouteTable,
+    StoreDown,
+    StoreError,
+    StoreRefused,
+    open_store,
+)
 from tests.routetable.conftest import Backend, FileBackend, PostgresBackend, RedisBackend
 
 ROUTES = ("payments", "inventory", "orders")
@@ -54,6 +62,7 @@ class TableMachine(RuleBasedStateMachine):
         self.highest = [0, 0, 0]  # the highest version each writer held
         self.stopped = False
         self.wiped = False
+        self.down_seen: set[int] = set()  # writers that may have seen the store fail since
         self.ids: list[str] = []
         self.count = 0
 
@@ -78,6 +87,9 @@ class TableMachine(RuleBasedStateMachine):
             change_id = f"change-{self.count}"
         try:
             table.set_state(route, state, who=f"w{writer}", change_id=change_id)
+        except StoreDown:  # refused unsent: the writer saw the store fail, not since answer
+            assert self.stopped or writer in self.down_seen, "refused unsent on a healthy store"
+            return
         except StoreRefused:
             assert self.wiped, "a write was refused by a store that was neither wiped nor replaced"
             return
@@ -91,12 +103,15 @@ class TableMachine(RuleBasedStateMachine):
     @rule(writer=WRITERS)
     def refresh(self, writer: int) -> None:
         self.tables[writer].refresh()
+        if not self.stopped:
+            self.down_seen.discard(writer)
 
     @precondition(lambda self: not self.stopped)
     @rule()
     def stop(self) -> None:
         self.backend.stop()
         self.stopped = True
+        self.down_seen = {0, 1, 2}
 
     @precondition(lambda self: self.stopped)
     @rule()
@@ -119,7 +134,8 @@ class TableMachine(RuleBasedStateMachine):
         if latest.snapshot.empty:
             self.wiped = False  # nothing was held: the store starts afresh
             return
-        restored = latest.restore(who="operator")
+        _, restored = latest.restore(who="operator", force=True)
+        assert restored is not None
         assert restored.version > max(self.highest)
         self.wiped = False
 
