@@ -144,8 +144,8 @@ JSON_RUNS: dict[str, JsonRun] = {
     ),
     "routes history": JsonRun(("routes", "history"), lambda d: d["history"] == [], ROUTES_ENV),
     "routes restore": JsonRun(
-        ("routes", "restore"),
-        lambda d: set(d["restored"]["states"]) == {"payments"},
+        ("routes", "restore", "--force"),  # the store is healthy: restoring it is a no-op
+        lambda d: d["applied"] is False and d["plan"]["noop"] is True,
         ROUTES_ENV,
         first=("routes", "set", "payments", "shadow"),  # the proxy holds a table from then on
     ),
@@ -245,7 +245,7 @@ def test_routes_still_takes_json_before_the_subcommand(request: pytest.FixtureRe
         env, _ = environment(ROUTES_ENV, request, stack)
         result = CliRunner().invoke(cli, ["routes", "--json", "history"], env=env)
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {"history": []}
+    assert json.loads(result.stdout)["history"] == []
 
 
 @pytest.mark.parametrize("path", [["analyze", "."], ["parity", "stack"]], ids=" ".join)
