@@ -1,5 +1,6 @@
 """DRF authentication from a signed bearer token: verified offline on every service, then
-checked against the user's access state that service keeps (servicekit.useraccess)."""
+checked against the user's access state that service keeps (servicekit.useraccess), or,
+while that copy is stale, with the identity side; a 503 when neither can tell."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from servicekit.tokens import ACCESS, InvalidToken, TokenClaims, token_verify
-from servicekit.useraccess import revocation_reason
+from servicekit.useraccess import AccessUnknown, revocation_reason
 
 
 @dataclass(frozen=True)
@@ -47,10 +48,20 @@ class SignedTokenAuthentication(authentication.BaseAuthentication):
             claims = token_verify(token=header[1].decode("ascii"), kind=ACCESS)
         except (InvalidToken, UnicodeDecodeError) as exc:
             raise exceptions.AuthenticationFailed(str(exc) or "token is not valid")
-        reason = revocation_reason(claims)
+        reason = self.revocation(claims, token=header[1].decode("ascii"))
         if reason is not None:
             raise exceptions.AuthenticationFailed(reason)
         return TokenUser.from_claims(claims), claims
+
+    def revocation(self, claims: TokenClaims, *, token: str) -> str | None:
+        """Why this well-signed, unexpired token may no longer be used; None if it may."""
+        # servicekit.errors imports DRF's views, which import this module (the setting).
+        from servicekit.errors import ServiceUnavailable
+
+        try:
+            return revocation_reason(claims, token=token)
+        except AccessUnknown as exc:  # not a 401: the token may well be good; retry
+            raise ServiceUnavailable(str(exc)) from exc
 
     def authenticate_header(self, request: Request) -> str:
         # Makes DRF answer 401 (not 403) when credentials are missing or bad.

@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from monolith.users import selectors, services
-from servicekit.auth import caller_id
+from servicekit.auth import SignedTokenAuthentication, caller_id
 from servicekit.errors import NotFound
 from servicekit.throttles import (
     LoginFailuresByAccount,
@@ -14,7 +14,7 @@ from servicekit.throttles import (
     ScopedByAddress,
     failures_counted,
 )
-from servicekit.tokens import ACCESS, REFRESH, lifetime
+from servicekit.tokens import ACCESS, REFRESH, TokenClaims, lifetime
 
 
 class UserOutputSerializer(serializers.Serializer):
@@ -153,3 +153,34 @@ class UserMeApi(APIView):
         if user is None:
             raise NotFound("The account of this token no longer exists.")
         return Response(UserOutputSerializer(user).data)
+
+
+class UsersTableAuthentication(SignedTokenAuthentication):
+    """A token judged by the users table itself, never by a copy of it."""
+
+    def revocation(self, claims: TokenClaims, *, token: str) -> str | None:
+        return selectors.token_access_reason(claims=claims)
+
+
+class TokenVerifyApi(APIView):
+    """Whether the access token in the Authorization header still stands: 200, or 401 with
+    the reason. What a service asks while its own copy of user access is stale
+    (servicekit.identitycheck); it tells nobody anything about a token they do not hold."""
+
+    authentication_classes = [UsersTableAuthentication]
+
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "TokenVerifyOutput",
+                {
+                    "user_id": serializers.IntegerField(),
+                    "token_version": serializers.IntegerField(),
+                },
+            )
+        }
+    )
+    def get(self, request: Request) -> Response:
+        claims = request.auth
+        assert isinstance(claims, TokenClaims)  # UsersTableAuthentication's
+        return Response({"user_id": claims.user_id, "token_version": claims.version})
