@@ -33,22 +33,41 @@ class TokenUser:
         return cls(id=claims.user_id, username=claims.username, is_staff=claims.is_staff)
 
 
+KEYWORD = "Bearer"
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header; None without one."""
+    header = authentication.get_authorization_header(request).split()
+    if not header or header[0].lower() != KEYWORD.lower().encode():
+        return None
+    if len(header) != 2:
+        raise exceptions.AuthenticationFailed(
+            "Authorization header must be 'Bearer <token>' with one token."
+        )
+    try:
+        return header[1].decode("ascii")
+    except UnicodeDecodeError:
+        raise exceptions.AuthenticationFailed("token is not valid") from None
+
+
+def verified_claims(token: str) -> TokenClaims:
+    """The claims of an access token signed by the identity side and not expired."""
+    try:
+        return token_verify(token=token, kind=ACCESS)
+    except InvalidToken as exc:
+        raise exceptions.AuthenticationFailed(str(exc) or "token is not valid") from None
+
+
 class SignedTokenAuthentication(authentication.BaseAuthentication):
-    keyword = "Bearer"
+    keyword = KEYWORD
 
     def authenticate(self, request: Request) -> tuple[TokenUser, TokenClaims] | None:
-        header = authentication.get_authorization_header(request).split()
-        if not header or header[0].lower() != self.keyword.lower().encode():
+        token = bearer_token(request)
+        if token is None:
             return None
-        if len(header) != 2:
-            raise exceptions.AuthenticationFailed(
-                "Authorization header must be 'Bearer <token>' with one token."
-            )
-        try:
-            claims = token_verify(token=header[1].decode("ascii"), kind=ACCESS)
-        except (InvalidToken, UnicodeDecodeError) as exc:
-            raise exceptions.AuthenticationFailed(str(exc) or "token is not valid")
-        reason = self.revocation(claims, token=header[1].decode("ascii"))
+        claims = verified_claims(token)
+        reason = self.revocation(claims, token=token)
         if reason is not None:
             raise exceptions.AuthenticationFailed(reason)
         return TokenUser.from_claims(claims), claims

@@ -123,6 +123,40 @@ def test_an_old_token_is_refused_on_every_service_within_5_s(stack: Deployment, 
     print(f"{change}: refused after {refused_after} s")
 
 
+def test_with_the_services_workers_down_an_old_token_is_still_refused_within_5_s(
+    stack: Deployment,
+):
+    """The change's event cannot reach them: they notice their copy of user access go
+    stale and ask the monolith (issue 12, F2)."""
+    username = "revoke-workers-down"
+    token = staff_token(stack, username)
+    for service in PROBES:
+        wait_until(
+            answers(stack, service, token, 200),
+            timeout=30,
+            message=f"{service} never accepted the new staff token",
+        )
+    workers = ["payments-worker", "inventory-worker"]
+    for worker in workers:
+        stack.stack.kill(worker)
+    try:
+        on_the_monolith(
+            stack,
+            "from monolith.users.models import User; "
+            f"user = User.objects.get(username={username!r}); {CHANGES['deactivate']}",
+        )
+        changed_at = time.monotonic()
+        for service in PROBES:
+            wait_until(
+                answers(stack, service, token, 401),
+                timeout=max(0.0, changed_at + REVOCATION_SECONDS - time.monotonic()),
+                message=f"{service} still accepted the token with its worker down",
+            )
+    finally:
+        for worker in workers:
+            stack.stack.relaunch(worker)
+
+
 def b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 

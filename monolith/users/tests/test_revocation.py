@@ -286,3 +286,28 @@ def test_a_digest_carries_every_change_since_the_previous_one_ended(
     carried = {change.user_id: change for change in later.changes}
     assert set(carried) >= {user.pk for user in users}
     assert not any(carried[user.pk].is_active for user in users)
+
+
+# ------------------------------------------------------------------ the identity side's check
+VERIFY = "/api/users/token/verify/"
+
+
+@pytest.mark.parametrize("change", sorted(CHANGES))
+def test_the_identity_side_judges_a_token_by_the_users_table(
+    make_user: Callable[..., Any], change: str
+):
+    user = make_user(is_staff=True)
+    token = token_for(user)
+    assert answer(token, VERIFY).json() == {"user_id": user.pk, "token_version": 1}
+    UserAccess.objects.all().delete()  # not by its copy of it
+    CHANGES[change](user)
+    UserAccess.objects.all().delete()
+    refused = answer(token, VERIFY)
+    assert refused.status_code == 401
+    assert refused.json()["type"] == "authentication_failed"
+
+
+@pytest.mark.django_db
+def test_the_identity_side_check_needs_a_good_token():
+    assert APIClient().get(VERIFY).status_code == 401
+    assert answer("not-a-token", VERIFY).status_code == 401
