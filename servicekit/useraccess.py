@@ -35,6 +35,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from contracts.events.users import UserAccessChangedV1, UserAccessDigestV1, UserAccessStateV1
+from messaging.inbox import consumer_name
+from messaging.models import InboxMessage
 from servicekit.identitycheck import IdentityUnavailable, identity_reason
 from servicekit.models import AccessReplica, UserAccess
 from servicekit.tokens import TokenClaims
@@ -85,9 +87,10 @@ def digest_apply(*, digest: UserAccessDigestV1) -> bool:
     changes may be missing, and the copy stays stale, so tokens are checked with the
     identity side, until an operator repairs it (README: revocation)."""
     with transaction.atomic():
-        for change in digest.changes:
-            access_record(change=change)
+        # One digest at a time, each locking its users' rows in one order: no deadlock.
         replica = AccessReplica.objects.select_for_update().filter(pk=1).first()
+        for change in sorted(digest.changes, key=lambda change: change.user_id):
+            access_record(change=change)
         if replica is None:
             # The first digest a service applies starts its copy's history.
             AccessReplica.objects.create(pk=1, fresh_as_of=digest.as_of, digests=1)
@@ -104,7 +107,23 @@ def digest_apply(*, digest: UserAccessDigestV1) -> bool:
         replica.fresh_as_of = max(replica.fresh_as_of, digest.as_of)
         replica.digests += 1
         replica.save(update_fields=["fresh_as_of", "digests", "updated_at"])
+        if replica.digests % PRUNE_EVERY == 0:
+            _forget_old_digests()
         return True
+
+
+# A digest a second would fill the inbox; an old one is worth nothing (a later one holds
+# all it held), and one delivered again after its inbox row went changes nothing.
+PRUNE_EVERY = 60
+KEEP_DIGESTS = timedelta(minutes=10)
+
+
+def _forget_old_digests() -> None:
+    InboxMessage.objects.filter(
+        consumer=consumer_name(),
+        event_type=UserAccessDigestV1.TYPE,
+        processed_at__lt=timezone.now() - KEEP_DIGESTS,
+    ).delete()
 
 
 def fresh_as_of() -> datetime | None:

@@ -22,9 +22,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from contracts.events.users import UserAccessDigestV1, UserAccessStateV1
+from messaging.models import OutboxMessage
 from messaging.outbox import publish
 from monolith.users.models import AccessDigestMark
 from servicekit.models import UserAccess
+
+# One a second would fill the outbox; once sent, a digest is not needed again.
+PRUNE_EVERY = 60
+KEEP_DIGESTS = timedelta(minutes=10)
 
 
 def access_digest_publish(*, now: datetime | None = None) -> UserAccessDigestV1 | None:
@@ -62,6 +67,10 @@ def access_digest_publish(*, now: datetime | None = None) -> UserAccessDigestV1 
         mark.published_at = now
         mark.save()
         publish(digest, sequence=mark.sequence)
+        if mark.sequence % PRUNE_EVERY == 0:
+            OutboxMessage.objects.filter(
+                event_type=UserAccessDigestV1.TYPE, sent_at__lt=now - KEEP_DIGESTS
+            ).delete()
     return digest
 
 

@@ -9,21 +9,24 @@ and no digest is applied after the change.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from contracts.events.users import UserAccessDigestV1, UserAccessStateV1
+from messaging.models import InboxMessage, OutboxMessage
 from monolith.conftest import token_for
 from monolith.users.digests import access_digest_publish
 from monolith.users.models import AccessDigestMark
 from servicekit.identitycheck import forget_answers
 from servicekit.models import AccessReplica, UserAccess
-from servicekit.useraccess import digest_apply, fresh_as_of
+from servicekit.useraccess import PRUNE_EVERY, digest_apply, fresh_as_of
 
 PROBE = "/api/users/me/"
 STALE_SECONDS = 3.0
@@ -219,11 +222,13 @@ def test_a_user_the_service_never_heard_of_is_not_refused(
 
 
 # ------------------------------------------------------------------ digests
+ZERO = timezone.now() - timedelta(seconds=100)  # one origin for every digest of a test
+
+
 def digest(as_of: float, since: float, *changes: UserAccessStateV1) -> UserAccessDigestV1:
-    zero = timezone.now() - timedelta(seconds=100)
     return UserAccessDigestV1(
-        as_of=zero + timedelta(seconds=as_of),
-        since=zero + timedelta(seconds=since),
+        as_of=ZERO + timedelta(seconds=as_of),
+        since=ZERO + timedelta(seconds=since),
         changes=list(changes),
     )
 
@@ -311,3 +316,43 @@ def test_the_identity_side_judges_a_token_by_the_users_table(
 def test_the_identity_side_check_needs_a_good_token():
     assert APIClient().get(VERIFY).status_code == 401
     assert answer("not-a-token", VERIFY).status_code == 401
+
+
+# ------------------------------------------------------------------ a digest a second
+def inbox_row(event_type: str, age: timedelta) -> InboxMessage:
+    return InboxMessage.objects.create(
+        consumer=settings.CARVE_SERVICE_NAME,
+        event_id=uuid.uuid4(),
+        event_type=event_type,
+        aggregate="a",
+        aggregate_id="1",
+        sequence=1,
+        origin="monolith",
+        envelope="{}",
+        occurred_at=timezone.now(),
+        processed_at=timezone.now() - age,
+    )
+
+
+@pytest.mark.django_db
+def test_a_service_forgets_old_digests_not_other_events():
+    old = inbox_row(UserAccessDigestV1.TYPE, timedelta(hours=1))
+    recent = inbox_row(UserAccessDigestV1.TYPE, timedelta(minutes=1))
+    other = inbox_row("users.UserAccessChanged", timedelta(hours=1))
+    for second in range(PRUNE_EVERY):
+        digest_apply(digest=digest(as_of=second + 1, since=second))
+    kept = set(InboxMessage.objects.values_list("pk", flat=True))
+    assert old.pk not in kept
+    assert {recent.pk, other.pk} <= kept
+
+
+@pytest.mark.django_db
+def test_the_identity_side_forgets_sent_digests(settings: Any):
+    settings.CARVE_ACCESS_DIGEST_SECONDS = 1.0
+    start = timezone.now()
+    for second in range(PRUNE_EVERY - 1):
+        access_digest_publish(now=start + timedelta(seconds=second))
+    OutboxMessage.objects.update(sent_at=start)
+    access_digest_publish(now=start + timedelta(hours=1))  # the PRUNE_EVERY-th
+    digests = OutboxMessage.objects.filter(event_type=UserAccessDigestV1.TYPE)
+    assert list(digests.values_list("sent_at", flat=True)) == [None]  # only the unsent one
