@@ -43,6 +43,11 @@ from servicekit.tokens import TokenClaims
 
 log = logging.getLogger("carve.auth")
 
+# A digest a second would fill the inbox; an old one is worth nothing (a later one holds
+# all it held), and one delivered again after its inbox row went changes nothing.
+PRUNE_EVERY = 60
+KEEP_DIGESTS = timedelta(minutes=10)
+
 
 class AccessUnknown(Exception):
     """Neither this service's copy nor the identity side can say whether a token still
@@ -110,12 +115,6 @@ def digest_apply(*, digest: UserAccessDigestV1) -> bool:
         if replica.digests % PRUNE_EVERY == 0:
             _forget_old_digests()
         return True
-
-
-# A digest a second would fill the inbox; an old one is worth nothing (a later one holds
-# all it held), and one delivered again after its inbox row went changes nothing.
-PRUNE_EVERY = 60
-KEEP_DIGESTS = timedelta(minutes=10)
 
 
 def _forget_old_digests() -> None:
