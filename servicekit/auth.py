@@ -4,6 +4,7 @@ while that copy is stale, with the identity side; a 503 when neither can tell.""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from rest_framework import authentication, exceptions
@@ -11,6 +12,8 @@ from rest_framework.request import Request
 
 from servicekit.tokens import ACCESS, InvalidToken, TokenClaims, token_verify
 from servicekit.useraccess import AccessUnknown, revocation_reason
+
+log = logging.getLogger("carve.auth")
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,10 @@ class SignedTokenAuthentication(authentication.BaseAuthentication):
         try:
             return revocation_reason(claims, token=token)
         except AccessUnknown as exc:  # not a 401: the token may well be good; retry
-            raise ServiceUnavailable(str(exc)) from exc
+            log.warning("token of user %s not judged: %s", claims.user_id, exc)
+            raise ServiceUnavailable(
+                "This service cannot check tokens right now; retry shortly."
+            ) from exc
 
     def authenticate_header(self, request: Request) -> str:
         # Makes DRF answer 401 (not 403) when credentials are missing or bad.

@@ -140,6 +140,8 @@ def test_worker_down_and_identity_side_unreachable_fails_closed_with_503(
     assert refused.status_code == 503, refused.content
     assert refused["Retry-After"].isdigit()
     assert refused.json()["type"] == "service_unavailable"
+    # Why (the identity side unreachable, and how it is set up) is logged, not shown.
+    assert refused.json()["detail"] == "This service cannot check tokens right now; retry shortly."
 
 
 def test_the_copy_without_any_digest_yet_is_stale(service: Any, make_user: Callable[..., Any]):
