@@ -131,6 +131,8 @@ class StackConfig:
         env["PYTHONUNBUFFERED"] = "1"
         # The stack's proxy reaches the services over loopback: its X-Forwarded-For counts.
         env.setdefault("CARVE_TRUSTED_PROXIES", "127.0.0.1,::1")
+        # While a service's copy of user access is stale it asks the monolith about tokens.
+        env.setdefault("CARVE_IDENTITY_URL", f"http://127.0.0.1:{self.ports.monolith}")
         # Celery's warning about running as root (containers, CI) is not news on every start.
         quiet = "ignore:You're running the worker with superuser privileges"
         env["PYTHONWARNINGS"] = ",".join(filter(None, [env.get("PYTHONWARNINGS"), quiet]))

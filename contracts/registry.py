@@ -30,6 +30,7 @@ EVENT_CLASSES: tuple[type[Event], ...] = (
     ownership.HandedOverV1,
     payments.ChargeRequestedV1,
     users.UserAccessChangedV1,
+    users.UserAccessDigestV1,
 )
 
 REGISTRY: dict[str, dict[int, type[Event]]] = {}

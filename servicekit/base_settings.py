@@ -31,6 +31,15 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 CARVE_AUTH_PUBLIC_KEYS = keys.public_keys()
 CARVE_AUTH_ACCESS_TTL = env.env_int("CARVE_AUTH_ACCESS_TTL", 900)
 CARVE_AUTH_REFRESH_TTL = env.env_int("CARVE_AUTH_REFRESH_TTL", 14 * 24 * 3600)
+# Revocation (servicekit.useraccess): a service trusts its copy of user access while the
+# identity side's last digest it applied is under STALE_SECONDS old; past that it asks
+# the identity side at IDENTITY_URL (its base URL, e.g. http://monolith:8000), and answers
+# 503 when that fails too. The identity side (the monolith) sets CARVE_IDENTITY_SIDE.
+CARVE_IDENTITY_SIDE = False
+CARVE_ACCESS_STALE_SECONDS = env.env_float("CARVE_ACCESS_STALE_SECONDS", 3.0)
+CARVE_IDENTITY_URL = env.env_str("CARVE_IDENTITY_URL", "")
+CARVE_IDENTITY_TIMEOUT = env.env_float("CARVE_IDENTITY_TIMEOUT", 1.0)
+CARVE_IDENTITY_CACHE_SECONDS = env.env_float("CARVE_IDENTITY_CACHE_SECONDS", 1.5)
 
 # The fake card gateway: how long `tok_slow` takes.
 CARVE_GATEWAY_SLOW_SECONDS = env.env_float("CARVE_GATEWAY_SLOW_SECONDS", 2.0)

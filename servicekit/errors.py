@@ -64,6 +64,19 @@ class Conflict(DomainError):
     error_type = "conflict"
 
 
+class ServiceUnavailable(exceptions.APIException):
+    """Something this request needs cannot be reached right now: a 503 with Retry-After,
+    which the client may retry as it is (nothing about the request was wrong)."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The service cannot answer right now; retry shortly."
+    default_code = "service_unavailable"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail)
+        self.wait = RETRY_AFTER_SECONDS  # DRF answers it as Retry-After
+
+
 DRF_TYPES: dict[type[exceptions.APIException], str] = {
     exceptions.ValidationError: "validation_error",
     exceptions.ParseError: "parse_error",
@@ -75,6 +88,7 @@ DRF_TYPES: dict[type[exceptions.APIException], str] = {
     exceptions.NotAcceptable: "not_acceptable",
     exceptions.UnsupportedMediaType: "unsupported_media_type",
     exceptions.Throttled: "throttled",
+    ServiceUnavailable: "service_unavailable",
 }
 
 

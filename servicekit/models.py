@@ -17,13 +17,29 @@ class UserAccess(models.Model):
     is_active = models.BooleanField()
     is_staff = models.BooleanField()
     deleted = models.BooleanField(default=False)
-    updated_at = models.DateTimeField(auto_now=True)
+    # The identity side's digests carry the rows it changed since a time (indexed for that).
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
     class Meta:
         verbose_name_plural = "user access"
 
     def __str__(self) -> str:
         return f"user {self.user_id} v{self.token_version}"
+
+
+class AccessReplica(models.Model):
+    """How fresh this service's UserAccess rows are: one row, kept by the identity side's
+    digests (`users.UserAccessDigest`). Every access change the identity side made before
+    `fresh_as_of` (its clock) is in UserAccess; servicekit.useraccess trusts the rows only
+    while `fresh_as_of` is recent."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    fresh_as_of = models.DateTimeField()
+    digests = models.PositiveBigIntegerField(default=0, help_text="digests applied")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"user access as of {self.fresh_as_of:%Y-%m-%d %H:%M:%S}"
 
 
 class ThrottleCount(models.Model):

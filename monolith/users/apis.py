@@ -1,12 +1,12 @@
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from monolith.users import selectors, services
-from servicekit.auth import caller_id
+from servicekit.auth import KEYWORD, bearer_token, caller_id, verified_claims
 from servicekit.errors import NotFound
 from servicekit.throttles import (
     LoginFailuresByAccount,
@@ -153,3 +153,37 @@ class UserMeApi(APIView):
         if user is None:
             raise NotFound("The account of this token no longer exists.")
         return Response(UserOutputSerializer(user).data)
+
+
+class TokenVerifyApi(APIView):
+    """Whether the access token in the Authorization header still stands: 200, or 401 with
+    the reason, judged by the users table itself, never by a copy of it. What a service
+    asks while its own copy of user access is stale (servicekit.identitycheck); it tells
+    nobody anything about a token they do not hold."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []  # the token is judged here, by the users table
+
+    def get_authenticate_header(self, request: Request) -> str:
+        return f'{KEYWORD} realm="carve"'  # a 401, not a 403, for a token refused
+
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "TokenVerifyOutput",
+                {
+                    "user_id": serializers.IntegerField(),
+                    "token_version": serializers.IntegerField(),
+                },
+            )
+        }
+    )
+    def get(self, request: Request) -> Response:
+        token = bearer_token(request)
+        if token is None:
+            raise exceptions.NotAuthenticated()
+        claims = verified_claims(token)
+        reason = selectors.token_access_reason(claims=claims)
+        if reason is not None:
+            raise exceptions.AuthenticationFailed(reason)
+        return Response({"user_id": claims.user_id, "token_version": claims.version})

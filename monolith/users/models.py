@@ -60,3 +60,17 @@ class SpentRefreshToken(models.Model):
 
     def __str__(self) -> str:
         return f"refresh token {self.token_id} of user {self.user_id}"
+
+
+class AccessDigestMark(models.Model):
+    """Where the identity side's digests of access changes got to (monolith.users.digests):
+    one row. The next digest starts from here, so none is ever skipped, however long the
+    relay that publishes them was down."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    sequence = models.PositiveBigIntegerField(default=0)
+    as_of = models.DateTimeField(help_text="every change before this was in a digest")
+    published_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"access digest #{self.sequence} as of {self.as_of:%Y-%m-%d %H:%M:%S}"

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -29,6 +31,7 @@ PROBES = {
     "inventory": "/api/inventory/reservations/",
     "payments": "/api/payments/charges/",
 }
+WORKER_SIDES = ("payments", "inventory")
 CHANGES = {
     "deactivate": "user.is_active = False; user.save()",
     "demote": "user.is_staff = False; user.save()",
@@ -120,6 +123,69 @@ def test_an_old_token_is_refused_on_every_service_within_5_s(stack: Deployment, 
         )
         refused_after[service] = round(time.monotonic() - changed_at, 2)
     print(f"{change}: refused after {refused_after} s")
+
+
+def test_with_the_services_workers_down_an_old_token_is_still_refused_within_5_s(
+    stack: Deployment,
+):
+    """The change's event cannot reach them: they notice their copy of user access go
+    stale and ask the monolith (issue 12, F2). Through the API only (no shell: cheaper)."""
+    proxy = stack.urls["proxy"]
+    account = {"username": "revoke-workers-down", "password": "pass-phrase-1"}
+    registered = requests.post(
+        f"{proxy}/api/users/register/",
+        json={**account, "email": "revoke-workers-down@example.com"},
+        timeout=10,
+    )
+    assert registered.status_code == 201, registered.text
+    login = requests.post(f"{proxy}/api/users/token/", json=account, timeout=10)
+    token = login.json()["access"]
+    authenticated = {"monolith": 403, "inventory": 403, "payments": 200}  # not staff
+    for service in PROBES:
+        wait_until(
+            answers(stack, service, token, authenticated[service]),
+            timeout=30,
+            message=f"{service} never took the new token",
+        )
+    # Stopped, not killed: a hung worker, and no restart to wait for afterwards.
+    workers = [stack.stack.processes[f"{service}-worker"].pid for service in WORKER_SIDES]
+    for worker in workers:
+        os.killpg(worker, signal.SIGSTOP)
+    try:
+        changed = requests.post(
+            f"{proxy}/api/users/me/password/",
+            json={"old_password": account["password"], "new_password": "another-pass-phrase"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        assert changed.status_code == 200, changed.text
+        changed_at = time.monotonic()
+        for service in PROBES:
+            wait_until(
+                answers(stack, service, token, 401),
+                timeout=max(0.0, changed_at + REVOCATION_SECONDS - time.monotonic()),
+                message=f"{service} still accepted the token with its worker down",
+            )
+    finally:
+        for worker in workers:
+            os.killpg(worker, signal.SIGCONT)
+    # Going again, each worker brings its service's copy up to date again.
+    for service in WORKER_SIDES:
+        wait_until(
+            more_digests_applied(stack, service),
+            timeout=60,
+            message=f"{service}'s worker did not apply digests again",
+        )
+
+
+def digests_applied(stack: Deployment, service: str) -> int:
+    rows = stack.sql(service, "SELECT digests FROM servicekit_accessreplica")
+    return int(rows[0][0]) if rows else 0
+
+
+def more_digests_applied(stack: Deployment, service: str) -> Callable[[], bool]:
+    before = digests_applied(stack, service)
+    return lambda: digests_applied(stack, service) > before
 
 
 def b64(data: bytes) -> str:

@@ -47,6 +47,13 @@ CARVE_PERIODIC_JOBS = [
     "messaging.ownership:watch",
     "messaging.commands:resume_parked",
     "monolith.orders.saga:sweep",
+    "monolith.users.digests:publish_job",
 ]
+# The identity side: its user-access table is written with each change, so it is always
+# current; it tells the services what changed by a digest every DIGEST_SECONDS
+# (monolith.users.digests), and answers their checks at /api/users/token/verify/.
+CARVE_IDENTITY_SIDE = True
+CARVE_ACCESS_DIGEST_SECONDS = env.env_float("CARVE_ACCESS_DIGEST_SECONDS", 1.0)
+CARVE_ACCESS_DIGEST_OVERLAP_SECONDS = env.env_float("CARVE_ACCESS_DIGEST_OVERLAP_SECONDS", 30.0)
 # An order whose stock or charge has not answered by then is cancelled (reason: timeout).
 CARVE_SAGA_TIMEOUT_SECONDS = env.env_float("CARVE_SAGA_TIMEOUT_SECONDS", 30.0)
