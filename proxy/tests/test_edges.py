@@ -129,3 +129,83 @@ class Service:
     def __init__(self, name: str, url: str) -> None:
         self.name = name
         self.url = url
+
+
+BIG_HEAD = b"".join(b"X-Filler-%d: %b\r\n" % (n, b"v" * 7000) for n in range(100))  # 700 KB
+
+
+async def exchange(port: int, data: bytes) -> bytes:
+    """Send `data` on one connection and read until the proxy closes it."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(data)
+    with contextlib.suppress(ConnectionError):
+        await writer.drain()
+    try:
+        return await asyncio.wait_for(reader.read(), timeout=20)
+    finally:
+        writer.transport.abort()
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",  # the proxy's own page
+        b"GET /api/payments/a%20b HTTP/1.1\r\nHost: x\r\n\r\n",  # an escaped path
+        b"POST /api/payments/up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"2\r\n{}\r\n0\r\n\r\n",  # a streamed upload
+    ],
+    ids=["own-page", "escaped-path", "chunked-upload"],
+)
+async def test_a_connection_handed_to_aiohttp_keeps_the_proxys_head_limits(
+    trio: Trio, make_proxy: ProxyFactory, first: bytes
+) -> None:
+    """The front checks a request head (431 over 32 KiB, 408 after head_seconds, HTTP/1.x
+    only) before it hands the connection to aiohttp, but aiohttp then served the next
+    requests on it with its own limits (128 headers of 8 KiB: a 700 KB head was served).
+    A connection aiohttp serves now ends after the request the front checked: every head
+    any request is served from went through the proxy's own checks."""
+    proxy = await make_proxy(*trio)
+    port = proxy.client.port
+    assert port is not None
+    oversized = b"GET /api/payments/big HTTP/1.1\r\nHost: x\r\n" + BIG_HEAD + b"\r\n"
+    http2 = b"GET /api/payments/h2 HTTP/2.0\r\nHost: x\r\n\r\n"
+    for second in (oversized, http2):
+        answer = await exchange(port, first + second)
+        assert answer.count(b"HTTP/1.1 ") == 1, answer[:500]
+        assert answer.startswith(b"HTTP/1.1 200 "), answer[:500]
+        head = answer.partition(b"\r\n\r\n")[0] + b"\r\n"
+        assert b"\r\nConnection: close\r\n" in head, answer[:500]
+    unchecked = ("/api/payments/big", "/api/payments/h2")
+    assert not [r for f in trio for r in f.seen if r["path"] in unchecked]
+    status, data = await raw_request(port, oversized)  # where it is checked: the front
+    assert status == 431, data[:300]
+
+
+async def test_a_slow_head_after_a_handed_request_is_not_waited_for(
+    trio: Trio, make_proxy: ProxyFactory
+) -> None:
+    """A slowloris behind a request the front handed over: aiohttp has no head deadline, so
+    the connection stays with nobody but the proxy's checks on it: it ends after the
+    first answer, the slow head is never read."""
+    proxy = await make_proxy(*trio, head_seconds=600.0)
+    port = proxy.client.port
+    assert port is not None
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /api/payments/slow HTTP/1.1\r\n")
+    answer = await asyncio.wait_for(reader.read(), timeout=20)  # EOF: the proxy closed it
+    writer.transport.abort()
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:300]
+    assert answer.count(b"HTTP/1.1 ") == 1
+
+
+async def test_a_head_with_bare_line_feeds_is_refused_in_the_one_error_shape(
+    trio: Trio, make_proxy: ProxyFactory
+) -> None:
+    """Handed to aiohttp, such a head got aiohttp's text/plain 400."""
+    proxy = await make_proxy(*trio)
+    port = proxy.client.port
+    assert port is not None
+    status, data = await raw_request(port, b"GET /api/payments/x HTTP/1.1\nHost: x\n\n")
+    assert status == 400, data
+    assert answer_json(data)["code"] == "bad_line_ending"
+    assert [r for f in trio for r in f.seen] == []
