@@ -206,7 +206,8 @@ def one_request_only(factory: Any) -> Any:
     new connection, through the front's checks again."""
 
     def make_request(message: Any, *args: Any, **kwargs: Any) -> web.BaseRequest:
-        return factory(message._replace(should_close=True), *args, **kwargs)  # type: ignore[no-any-return]
+        request: web.BaseRequest = factory(message._replace(should_close=True), *args, **kwargs)
+        return request
 
     return make_request
 
