@@ -172,6 +172,9 @@ def _check(config: ProxyConfig, where: str) -> None:
                 f"{where}: route {route.name!r} targets unknown upstream "
                 f"{route.service!r}; known: {sorted(config.upstreams)}"
             )
+    for key in ("admin_token", "admin_tokens_file"):
+        if not isinstance(getattr(config, key), str | None):
+            raise ConfigError(f"{where}: {key} must be a string")
     if config.admin_token is not None and len(config.admin_token) < MIN_TOKEN_LENGTH:
         raise ConfigError(
             f"{where}: the admin token must have at least {MIN_TOKEN_LENGTH} "
