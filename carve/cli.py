@@ -21,6 +21,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     ),
     "proxy": ("proxy.cli:proxy", "Run the strangler-fig proxy (default http://127.0.0.1:8080)."),
     "routes": ("proxy.cli:routes", "Show and change which side serves each route, at runtime."),
+    "proxy-token": (
+        "proxy.cli:proxy_token",
+        "Mint an admin token that expires, for the proxy's tokens file.",
+    ),
     "contracts": (
         "carve.contracts_cli:contracts",
         "Event schemas shared by the monolith and the services.",

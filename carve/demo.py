@@ -76,7 +76,8 @@ class Demo:
         self.mismatch_ids.update(m["id"] for m in new)
         slowest = self.load.tally.take_slowest_write() if self.load is not None else 0.0
         where = (
-            f"{self.proxy}/_carve/ui#token={self.stack.config.admin_token} (shadow mismatches),"
+            f"{self.proxy}/_carve/ui (shadow mismatches; sign in with the admin token "
+            f"{self.stack.config.admin_token}),"
             f" or `carve routes` / GET {self.proxy}/_carve/api/mismatches"
         )
         for line in step_lines(self.figures, figures, new, slowest, where, handover=handover):

@@ -1,15 +1,16 @@
 """The admin API under /_carve/ and the dashboard page at /_carve/ui.
 
-Every /_carve/api/ call needs the admin token (proxy/access.py). With no token configured
-the whole prefix answers 404: the admin API is never open by default. The dashboard page itself
-is static (no data) and asks for the token, which it keeps in the tab's sessionStorage
-and sends as a header, so there is no cookie to forge a request with.
+Every /_carve/api/ call needs an admin token or a dashboard session (proxy/access.py). With
+no token configured the whole prefix answers 404: the admin API is never open by default. The
+dashboard page itself is static (no data); its sign-in form posts the token once to
+/_carve/session, which answers a session cookie; the browser never keeps the token.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import time
 from importlib import resources
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from aiohttp import web
 from yarl import URL
 
-from proxy.access import AdminToken
+from proxy.access import SESSION_COOKIE, AdminAccess, Token
 from proxy.config import ProxyConfig, RouteConfig
 from proxy.errors import error_body, error_response
 from proxy.handler import ProxyHandler
@@ -37,6 +38,7 @@ from routetable import (
 )
 
 PREFIX = "/_carve"
+log = logging.getLogger("carve.proxy")
 
 
 def redacted_url(url: str) -> str:
@@ -69,13 +71,14 @@ class Admin:
         metrics: Metrics,
         shadow: Shadow,
         handler: ProxyHandler,
+        access: AdminAccess,
     ) -> None:
         self.config = config
         self.table = table
         self.metrics = metrics
         self.shadow = shadow
         self.handler = handler
-        self._access = AdminToken(config.admin_token)
+        self._access = access
         self._enabled = self._access.enabled
         self._guarded = self._access.guarded
         self._page = resources.files("proxy").joinpath("static/dashboard.html").read_bytes()
@@ -85,6 +88,9 @@ class Admin:
         admin = web.Application()
         add = admin.router.add_route
         add("GET", "/ui", self._enabled(self.ui))
+        add("POST", "/session", self._enabled(self.sign_in))
+        add("GET", "/session", self._enabled(self.session))
+        add("DELETE", "/session", self._enabled(self.sign_out))
         add("GET", "/api/routes", self._guarded(self.list_routes))
         add("GET", "/api/routes/{name}", self._guarded(self.show_route))
         add("PUT", "/api/routes/{name}", self._guarded(self.set_route))
@@ -110,6 +116,55 @@ class Admin:
                 "Cache-Control": "no-store",
             },
         )
+
+    # ---------------------------------------------------------------- dashboard sessions
+    async def sign_in(self, request: web.Request) -> web.Response:
+        """`{"token": "..."}` once; answers the session cookie and the session's CSRF value."""
+        try:
+            data = await request.json()
+            given = data["token"]
+            if not isinstance(given, str):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            return error_response(400, "bad_sign_in", 'send {"token": "THE ADMIN TOKEN"}')
+        token = self._access.token_for(given.strip())
+        if token is None:
+            log.info("%s: dashboard sign-in with a wrong admin token", request.remote)
+            return error_response(401, "bad_token", "that admin token is not accepted")
+        cookie, expires = self._access.new_session(token)
+        response = self._session_json(token, cookie, expires)
+        response.set_cookie(
+            SESSION_COOKIE,
+            cookie,
+            max_age=max(1, int(expires - time.time())),
+            path=PREFIX,
+            httponly=True,
+            samesite="Strict",
+            secure=request.secure,
+        )
+        return response
+
+    async def session(self, request: web.Request) -> web.Response:
+        """The current session (its expiry and CSRF value), or 401: how the page finds out
+        whether it is signed in, in this tab or another."""
+        cookie = request.cookies.get(SESSION_COOKIE)
+        session = self._access.session_token(cookie)
+        if session is None or cookie is None:
+            return error_response(401, "bad_token", "not signed in")
+        token, expires = session
+        return self._session_json(token, cookie, expires)
+
+    def _session_json(self, token: Token, cookie: str, expires: float) -> web.Response:
+        csrf = self._access.csrf_for(token, cookie)
+        return web.json_response(
+            {"expires": expires, "token": token.name, "csrf": csrf},
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def sign_out(self, request: web.Request) -> web.Response:
+        response = web.json_response({"signed_out": True})
+        response.del_cookie(SESSION_COOKIE, path=PREFIX)
+        return response
 
     async def not_found(self, request: web.Request) -> web.Response:
         return error_response(404, "not_found", f"no admin endpoint {request.path}")

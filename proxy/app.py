@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from proxy.access import AdminAccess
 from proxy.admin import Admin
 from proxy.config import ProxyConfig
 from proxy.handler import ProxyHandler
@@ -91,6 +92,7 @@ def create_app(
     metrics = Metrics()
     shadow = Shadow(config, metrics)
     handler = ProxyHandler(config, table, metrics, shadow)
+    access = AdminAccess(config.admin_token, config.admin_tokens_file)
     app[CONFIG] = config
     app[TABLE] = table
     app[METRICS] = metrics
@@ -100,8 +102,8 @@ def create_app(
         TableRefresher(table),
         metrics,
         shadow,
-        Health(table, metrics, handler),
-        Admin(config, table, metrics, shadow, handler),
+        Health(table, metrics, handler, access),
+        Admin(config, table, metrics, shadow, handler, access),
         handler,  # last: its catch-all route must not hide the others
     ):
         feature.setup(app)

@@ -7,6 +7,7 @@ import getpass
 import socket
 import sys
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -51,9 +52,10 @@ def proxy(config_path: str | None, workers: int, listen: str | None, access_log:
         if listen:
             host, _, port = listen.rpartition(":")
             config = dataclasses.replace(config, host=host.strip("[]") or "0.0.0.0", port=int(port))
-        if config.admin_token is None:
+        if config.admin_token is None and config.admin_tokens_file is None:
             click.echo(
-                "admin API off: set CARVE_ADMIN_TOKEN to use `carve routes` and /_carve/ui",
+                "admin API off: set CARVE_ADMIN_TOKEN (or CARVE_ADMIN_TOKENS_FILE) to use "
+                "`carve routes` and /_carve/ui",
                 err=True,
             )
         if workers == 1:
@@ -361,3 +363,44 @@ def _quote(route: str) -> str:
     from urllib.parse import quote
 
     return quote(route, safe="")
+
+
+@click.command("proxy-token")
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(dir_okay=False),
+    envvar="CARVE_ADMIN_TOKENS_FILE",
+    required=True,
+    help="The proxy's admin tokens file (CARVE_ADMIN_TOKENS_FILE, or admin_tokens_file).",
+)
+@click.option(
+    "--days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="How long the token is accepted.",
+)
+@click.option(
+    "--name",
+    default=lambda: f"{getpass.getuser()}@{socket.gethostname()}",
+    help="Who or what the token is for (the proxy logs it; default: user@host).",
+)
+def proxy_token(path: str, days: float, name: str) -> None:
+    """Mint an admin token that expires, for the proxy's tokens file."""
+    from pathlib import Path
+
+    from proxy.access import TokenFileError, mint_token
+
+    if not name.strip() or any(c.isspace() for c in name):
+        raise click.BadParameter("one word, without spaces", param_hint="--name")
+    try:
+        token = mint_token(Path(path), days, name)
+    except (OSError, TokenFileError) as exc:
+        raise click.ClickException(str(exc)) from None
+    assert token.not_after is not None
+    until = datetime.fromtimestamp(token.not_after, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    click.echo(
+        f"added to {path}: {name}, accepted until {until} (delete its line to revoke)", err=True
+    )
+    click.echo(token.secret.decode())

@@ -79,7 +79,10 @@ class ProxyConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     default_upstream: str = "monolith"
-    admin_token: str | None = None
+    admin_token: str | None = None  # never expires: what `carve routes` sends
+    # Tokens with an expiry, one a line (`TOKEN NOT_AFTER NAME`), read again when the file
+    # changes: `carve proxy-token` writes them (proxy/access.py).
+    admin_tokens_file: str | None = None
     routes_url: str | None = None
     auth_key: str | None = None  # CARVE_AUTH_PUBLIC_KEYS (PEM): verifies tokens for the canary
     max_body_bytes: int = 100 << 20
@@ -141,6 +144,7 @@ def finish(data: Mapping[str, Any], where: str) -> ProxyConfig:
 
     token_env = proxy.pop("admin_token_env", "CARVE_ADMIN_TOKEN")
     proxy.setdefault("admin_token", os.environ.get(token_env) or None)
+    proxy.setdefault("admin_tokens_file", os.environ.get("CARVE_ADMIN_TOKENS_FILE") or None)
     proxy.setdefault("auth_key", os.environ.get("CARVE_AUTH_PUBLIC_KEYS") or None)
     proxy.setdefault("routes_url", os.environ.get("CARVE_ROUTES_URL") or None)
     if "listen" in proxy:
@@ -168,6 +172,9 @@ def _check(config: ProxyConfig, where: str) -> None:
                 f"{where}: route {route.name!r} targets unknown upstream "
                 f"{route.service!r}; known: {sorted(config.upstreams)}"
             )
+    for key in ("admin_token", "admin_tokens_file"):
+        if not isinstance(getattr(config, key), str | None):
+            raise ConfigError(f"{where}: {key} must be a string")
     if config.admin_token is not None and len(config.admin_token) < MIN_TOKEN_LENGTH:
         raise ConfigError(
             f"{where}: the admin token must have at least {MIN_TOKEN_LENGTH} "

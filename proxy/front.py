@@ -6,14 +6,17 @@ request with at most a small body of known length, for a path the proxy forwards
 protocol serves exactly that case itself, with aiohttp's C parser and the same request path
 (`ProxyHandler.serve`, answering through a `Reply` that writes to the connection).
 
-Anything else is handed to aiohttp, at a request boundary, with the bytes not yet served:
-the connection then stays with aiohttp's own RequestHandler for good. That covers the
+Anything else is handed to aiohttp, at a request boundary, with the bytes not yet served,
+once the front has checked its head (at most MAX_HEAD bytes, complete within head_seconds,
+an HTTP/1.0 or 1.1 request line, CRLF line ends): the connection then stays with aiohttp's
+own RequestHandler, which serves that request as the connection's last (`Connection:
+close`), so that no head is ever read with aiohttp's looser limits alone. That covers the
 proxy's own pages (/_carve/, /healthz, /readyz, /metrics), WebSocket upgrades, `Expect`,
-chunked or large request bodies (streamed by aiohttp), targets that are not plain origin-form
-paths (percent-encoding, dot segments, backslashes, repeated slashes, absolute form: the
-router must see them as aiohttp does), HTTP versions other than 1.0/1.1, and anything
-malformed or unexpected, for which aiohttp gives its usual 400. The decision is made on the
-raw head before anything is parsed, and errs towards aiohttp.
+chunked or large request bodies (streamed by aiohttp), paths that are not plain origin-form
+(percent-encoding, dot segments, backslashes, repeated slashes, absolute form: the router
+must see them as aiohttp does; the query does not count), and anything malformed or
+unexpected. The decision is made on the raw head before anything is parsed, and errs
+towards aiohttp.
 
 `FrontRunner` is an aiohttp `AppRunner` whose sites accept connections with this protocol;
 shutdown drains both kinds of connections (`ProxyConfig.drain_seconds`).
@@ -174,6 +177,7 @@ class FrontRunner(web.AppRunner):
 
     async def _make_server(self) -> web.Server:
         aiohttp_server = await super()._make_server()
+        aiohttp_server.request_factory = one_request_only(aiohttp_server.request_factory)
         own = _own_prefixes(self._app, self._handler.resource)
         self._front = FrontServer(aiohttp_server, self._handler, own)
         return aiohttp_server
@@ -189,6 +193,23 @@ class FrontRunner(web.AppRunner):
         if self._draining is not None:
             await self._draining
         await super()._cleanup_server()
+
+
+def one_request_only(factory: Any) -> Any:
+    """aiohttp's request factory, making every request it serves the connection's last.
+
+    The front checks a request's head (at most MAX_HEAD bytes, complete within
+    head_seconds, an HTTP/1.0 or 1.1 request line) before it hands the connection to
+    aiohttp; aiohttp would read the next heads on that connection with its own, looser
+    limits (128 headers of 8 KiB each, no deadline). So the request handed over is the
+    last one on the connection (`Connection: close`): a client's next request comes on a
+    new connection, through the front's checks again."""
+
+    def make_request(message: Any, *args: Any, **kwargs: Any) -> web.BaseRequest:
+        request: web.BaseRequest = factory(message._replace(should_close=True), *args, **kwargs)
+        return request
+
+    return make_request
 
 
 class FrontRequest:
@@ -438,8 +459,8 @@ class FrontConnection(BaseProtocol):
         buffer = self.buffer
         end = buffer.find(b"\r\n\r\n")
         if end < 0 and len(buffer) <= MAX_HEAD:
-            if b"\n\n" in buffer:
-                self._hand_over()
+            if b"\n\n" in buffer:  # a head ending in bare LFs, which aiohttp refuses too
+                self._refuse_head(400, "bad_line_ending", "end each head line with CRLF")
             return None
         if end < 0 or end > MAX_HEAD:
             self._refuse_head(431, "head_too_large", f"the request head is over {MAX_HEAD} bytes")
@@ -459,8 +480,10 @@ class FrontConnection(BaseProtocol):
             return None
         raw = bytes(buffer[:total])
         if self._parser is None:
-            self._parser = HttpRequestParser(  # aiohttp's server defaults; bodies as sent
-                self, self._loop, 2**16, max_line_size=8190, max_field_size=8190,
+            # aiohttp's server defaults; bodies as sent; a reader limit that holds a whole
+            # plain body (a smaller one pauses the parser: such a request was handed over)
+            self._parser = HttpRequestParser(
+                self, self._loop, BUFFER_LIMIT, max_line_size=8190, max_field_size=8190,
                 auto_decompress=False,
             )  # fmt: skip
         try:
@@ -484,14 +507,16 @@ class FrontConnection(BaseProtocol):
         parts = head[:line_end].split(b" ")
         if len(parts) != 3 or parts[2] not in _PLAIN_VERSIONS:
             return None
-        target = parts[1]
+        # Only the path decides who routes it (the query is never routed on, and both
+        # servers give the handler the same raw target): an escaped query stays here.
+        path = parts[1].partition(b"?")[0]
         if (
-            not target.startswith(b"/")
-            or b"%" in target
-            or b"\\" in target
-            or b"/." in target
-            or b"//" in target
-            or target.startswith(self.front.own)
+            not path.startswith(b"/")
+            or b"%" in path
+            or b"\\" in path
+            or b"/." in path
+            or b"//" in path
+            or path.startswith(self.front.own)
         ):
             return None
         lowered = head.lower()  # header names, each after a newline

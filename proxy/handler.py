@@ -160,7 +160,15 @@ class ProxyHandler:
         if is_websocket_upgrade(request.headers):
             return await self._websocket_request(request)
         reply = AiohttpReply(request)
-        await self.serve(request, reply)
+        try:
+            await self.serve(request, reply)
+        except ConnectionResetError:
+            raise  # the client went away: nobody to answer
+        except Exception:  # a bug: answered in the one error shape, as the front does
+            if reply.response is not None and reply.response.prepared:
+                raise
+            log.exception("request %s %s failed", request.method, request.raw_path)
+            return error_response(500, "internal_error", "the proxy failed on this request")
         assert reply.response is not None, "serve() always answers"
         return reply.response
 

@@ -7,7 +7,7 @@ import os
 
 from aiohttp import web
 
-from proxy.access import AdminToken
+from proxy.access import AdminAccess
 from proxy.admin import bad_entries, redacted_url
 from proxy.handler import ProxyHandler
 from proxy.metrics import Metrics
@@ -16,7 +16,10 @@ from routetable import RouteTable
 
 
 class Health:
-    def __init__(self, table: RouteTable, metrics: Metrics, handler: ProxyHandler) -> None:
+    def __init__(
+        self, table: RouteTable, metrics: Metrics, handler: ProxyHandler, access: AdminAccess
+    ) -> None:
+        self.access = access
         self.table = table
         self.metrics = metrics
         self.handler = handler
@@ -25,9 +28,7 @@ class Health:
     def setup(self, app: web.Application) -> None:
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/readyz", self.readyz)
-        app.router.add_get(
-            "/metrics", AdminToken(self.handler.config.admin_token).guarded(self.metrics_page)
-        )
+        app.router.add_get("/metrics", self.access.guarded(self.metrics_page))
         app.on_shutdown.append(self._drain)
 
     async def _drain(self, app: web.Application) -> None:

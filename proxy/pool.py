@@ -77,6 +77,21 @@ class _Connection(BaseProtocol):
             self.payload = payload
             if self.waiter is not None and not self.waiter.done():
                 self.waiter.set_result((message, payload))
+            self._wake_writer()
+
+    @property
+    def answered(self) -> bool:
+        """Whether the answer's head is in (a service may answer before the whole body)."""
+        waiter = self.waiter
+        return waiter is not None and waiter.done()
+
+    def _wake_writer(self) -> None:
+        """A body sender waiting for the socket's buffer to drain looks up: the answer is in,
+        and the rest of the body is not wanted."""
+        drain = self._drain_waiter
+        if drain is not None and not drain.done():
+            self._drain_waiter = None
+            drain.set_result(None)
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self.closed = True
@@ -264,14 +279,24 @@ class UpstreamPool:
 
 
 async def _send_body(conn: _Connection, chunks: AsyncIterator[bytes], *, chunked: bool) -> None:
-    """Stream a request body, waiting whenever the socket's buffer is full."""
+    """Stream a request body, waiting whenever the socket's buffer is full. A service may
+    answer before it has read the body (a 400 for a request it refuses) and close the
+    connection: then the rest is not sent (RFC 9112, 9.5), the connection is not reused,
+    and the caller gets that answer, or the UpstreamError of a connection lost without one."""
     async for chunk in chunks:
-        if not chunk or conn.transport is None:
+        if conn.answered or conn.transport is None:
+            conn.should_close = True
+            return
+        if not chunk:
             continue
         if chunked:
             conn.transport.writelines((b"%x\r\n" % len(chunk), chunk, b"\r\n"))
         else:
             conn.transport.write(chunk)
-        await conn._drain_helper()
-    if chunked and conn.transport is not None:
+        try:
+            await conn._drain_helper()
+        except ConnectionError:  # the upstream closed or reset the connection
+            conn.should_close = True
+            return
+    if chunked and conn.transport is not None and not conn.answered:
         conn.transport.write(b"0\r\n\r\n")

@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from aiohttp import WSMsgType, web
@@ -46,6 +46,15 @@ class Fake:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.port}"
+
+
+class Listener(Protocol):
+    """An upstream a proxy under test is put in front of: a name and where it listens."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def url(self) -> str: ...
 
 
 @dataclass
@@ -215,7 +224,7 @@ ProxyFactory = Callable[..., Awaitable[Proxy]]
 def make_proxy(aiohttp_client: Any, tmp_path: Path) -> ProxyFactory:
     """Start a proxy in front of the given fakes (monolith, payments, inventory...)."""
 
-    async def start(*fakes: Fake | Dead, **overrides: Any) -> Proxy:
+    async def start(*fakes: Listener, **overrides: Any) -> Proxy:
         config = proxy_config({f.name: f.url for f in fakes}, **overrides)
         store_url = f"file:{tmp_path}/routes.json"
         config = dataclasses.replace(config, routes_url=store_url)

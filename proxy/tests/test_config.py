@@ -89,6 +89,7 @@ def test_defaults_send_everything_to_the_monolith(monkeypatch: pytest.MonkeyPatc
             "whole percent",
         ),
         ("[proxy]\nadmin_token = 'short'\n[upstreams.monolith]\nurl = 'http://h'\n", "at least 16"),
+        ("[proxy]\nadmin_tokens_file = 3\n[upstreams.monolith]\nurl = 'http://h'\n", "a string"),
         ("[upstreams.monolith\n", "does not parse"),
         ("[tls]\n[upstreams.monolith]\nurl = 'http://h'\n", "unknown section"),
         ("[upstreams.monolith]\nurl = 'http://h'\nconnect_timeout = '2s'\n", "must be a number"),
