@@ -91,6 +91,7 @@ NO_JSON = {
     "demo": "a narration for a person, on a private stack",
     "monolith": "Django's manage.py: each of its commands prints what it prints",
     "stack prepare": "only acts (migrates, seeds); its exit code is its result",
+    "proxy-token": "prints the one new token alone on stdout, for a script to capture as is",
 }
 LEAVES = [(path, command) for path, command in ALL if not isinstance(command, click.Group)]
 
