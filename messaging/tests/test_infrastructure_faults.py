@@ -17,7 +17,7 @@ from collections import defaultdict
 import pytest
 
 from messaging.celeryapp import CONSUME_TASK, queue_name
-from messaging.models import ConsumeAttempt, DeadLetter, InboxMessage
+from messaging.models import ConsumeAttempt, DeadLetter, InboxMessage, WaitingEvent
 from messaging.testing import (
     FaultProxy,
     database_server,
@@ -174,6 +174,52 @@ def test_a_predecessor_late_by_20_s_is_waited_for_and_its_successors_apply_in_or
     finally:
         stop(worker)
     assert applied_by_sku() == {sku: [1, 2, 3, 4, 5] for sku in skus}
+    assert not DeadLetter.objects.exists()
+
+
+def test_with_two_workers_early_events_go_as_soon_as_their_predecessor_is_applied(events, tmp_path):
+    # Any retry with backoff would come 5 to 10 minutes later: whatever applies within the
+    # deadlines below went because its predecessor did, not because a backoff ran out.
+    worker = start_worker(
+        events,
+        tmp_path,
+        concurrency=2,
+        env={"CARVE_EVENTS_RETRY_BASE_SECONDS": "600", "CARVE_EVENTS_RETRY_MAX_SECONDS": "600"},
+    )
+    try:
+        # Two aggregates whose first event is late, each successor alone, newest first; a
+        # third flows meanwhile.
+        for sequence in (5, 4, 3, 2):
+            for sku in ("GAPA", "GAPB"):
+                send(events, stock_changed(sku, sequence))
+        for sequence in range(1, 6):
+            send(events, stock_changed("FREE", sequence))
+        wait_until(
+            lambda: WaitingEvent.objects.count() == 8 and effects_of("FREE") == [1, 2, 3, 4, 5],
+            timeout=60,
+            message=f"the gaps held back another aggregate\n{log_of(tmp_path)}",
+        )
+        send(events, stock_changed("GAPA", 1))
+        wait_until(
+            lambda: effects_of("GAPA") == [1, 2, 3, 4, 5],
+            timeout=60,
+            message=f"the successors did not follow their predecessor\n{log_of(tmp_path)}",
+        )
+        # Two workers racing on the same aggregates: every event alone, newest first, so
+        # most arrive early while a sibling worker is applying their predecessor.
+        skus = [f"RACE{i}" for i in range(10)]
+        for sequence in (5, 4, 3, 2, 1):
+            for sku in skus:
+                send(events, stock_changed(sku, sequence))
+        wait_until(
+            lambda: all(effects_of(sku) == [1, 2, 3, 4, 5] for sku in skus),
+            timeout=60,
+            message=f"an early event missed its predecessor\n{log_of(tmp_path)}",
+        )
+    finally:
+        stop(worker)
+    assert effects_of("GAPB") == []
+    assert set(WaitingEvent.objects.values_list("aggregate_id", flat=True)) == {"GAPB"}
     assert not DeadLetter.objects.exists()
 
 
