@@ -145,6 +145,9 @@ def _consume(
     pending = [e for e in envelopes if e.id not in done]
     results = [Result("duplicate") for _ in envelopes]
     if not pending:
+        # Applied by an earlier try that died (or lost its database) before it could
+        # wake what waits for these events: wake it now.
+        waiting.wake(envelopes)
         return results
     seen_before = any(e.id in attempted for e in pending)
     outcomes: dict[uuid.UUID, tuple[Result, int]] = {}
@@ -190,7 +193,9 @@ def _consume(
         ConsumeAttempt.objects.filter(consumer=consumer_name(), event_id__in=finished).delete()
         waiting.forget(finished)
     # Whatever waited for an event applied here goes now, in order (messaging.waiting).
-    woken = waiting.wake(e for e in pending if outcomes[e.id][0].outcome in FINISHED)
+    woken = waiting.wake(
+        e for e in envelopes if e.id in done or outcomes[e.id][0].outcome in FINISHED
+    )
     fates = {}
     for envelope in pending:
         result, attempts = outcomes[envelope.id]

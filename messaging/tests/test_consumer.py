@@ -193,3 +193,17 @@ def test_an_event_without_a_handler_is_acknowledged_and_recorded(events):
         "ignored"
     ]
     assert InboxMessage.objects.filter(event_id=registered.id).exists()
+
+
+def test_a_redelivery_of_an_applied_event_wakes_what_waits_for_it(events):
+    from django.db import transaction
+
+    from messaging.inbox import apply_guarded
+
+    second, first = stock_changed("WOKE", 2), stock_changed("WOKE", 1)
+    consume_delivery([second.to_dict()], app=events.app)  # parked
+    with transaction.atomic():  # a worker applies #1, then dies before waking #2
+        assert apply_guarded(first).outcome == "applied"
+    outcomes = consume_delivery([first.to_dict()], app=events.app, redelivered=True)
+    assert [r.outcome for r in outcomes] == ["duplicate"]
+    assert effects("WOKE") == [1, 2]
