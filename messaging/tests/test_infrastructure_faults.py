@@ -16,7 +16,6 @@ from collections import defaultdict
 
 import pytest
 
-from messaging.celeryapp import CONSUME_TASK, queue_name
 from messaging.models import ConsumeAttempt, DeadLetter, InboxMessage, WaitingEvent
 from messaging.testing import (
     FaultProxy,
@@ -25,7 +24,7 @@ from messaging.testing import (
     service_process,
     wait_until,
 )
-from messaging.tests.factories import publish_stock_changes, stock_changed
+from messaging.tests.factories import publish_stock_changes, send, stock_changed
 from messaging.tests.ledger.models import Effect
 from messaging.tests.workers import (
     SETTINGS,
@@ -233,10 +232,3 @@ def test_with_two_workers_early_events_go_as_soon_as_their_predecessor_is_applie
     assert effects_of("GAPB") == []
     assert set(WaitingEvent.objects.values_list("aggregate_id", flat=True)) == {"GAPB"}
     assert not DeadLetter.objects.exists()
-
-
-def send(events, envelope) -> None:
-    """Put one event on the service's queue straight away (past outbox and relay)."""
-    events.app.send_task(
-        CONSUME_TASK, args=[[envelope.to_dict()]], exchange="", routing_key=queue_name()
-    )
