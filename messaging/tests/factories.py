@@ -41,7 +41,7 @@ def stock_changed(sku: str, sequence: int, **overrides: Any) -> Envelope:
 
 def stock_reserved(order: str) -> Envelope:
     """A StockReserved event (its handler is not ordered) of the reservation `order`."""
-    now = datetime.now(UTC).isoformat()
+    now = datetime.now(UTC)
     order_id = uuid.uuid5(uuid.NAMESPACE_URL, order)
     data = StockReservedV1(
         order_id=order_id, status="active", lines=[], created_at=now, updated_at=now
