@@ -16,9 +16,11 @@ without dragging its neighbours. Failed events are counted then, and retried on 
 service's own queue with jittered exponential backoff.
 
 What becomes of each event (applied, waiting, retried, dead-lettered) is decided by
-messaging.fate.decide from the facts gathered here. A failure of the database or broker
-is no failure of a handler: consume_delivery raises InfrastructureFailure, and the
-worker's consume_message tries the delivery again, uncounted, until it goes through.
+messaging.fate.decide from the facts gathered here. An early event waits under its
+aggregate (messaging.waiting): whichever delivery applies its predecessor applies it too.
+A failure of the database or broker is no failure of a handler: consume_delivery raises
+InfrastructureFailure, and the worker's consume_message tries the delivery again,
+uncounted, until it goes through.
 
 Not counting up front saves each delivery a commit: on PostgreSQL a round trip, on SQLite
 a turn at the single write lock, which the consumer of a busy service otherwise waited for
