@@ -16,9 +16,11 @@ without dragging its neighbours. Failed events are counted then, and retried on 
 service's own queue with jittered exponential backoff.
 
 What becomes of each event (applied, waiting, retried, dead-lettered) is decided by
-messaging.fate.decide from the facts gathered here. A failure of the database or broker
-is no failure of a handler: consume_delivery raises InfrastructureFailure, and the
-worker's consume_message tries the delivery again, uncounted, until it goes through.
+messaging.fate.decide from the facts gathered here. An early event waits under its
+aggregate (messaging.waiting): whichever delivery applies its predecessor applies it too.
+A failure of the database or broker is no failure of a handler: consume_delivery raises
+InfrastructureFailure, and the worker's consume_message tries the delivery again,
+uncounted, until it goes through.
 
 Not counting up front saves each delivery a commit: on PostgreSQL a round trip, on SQLite
 a turn at the single write lock, which the consumer of a busy service otherwise waited for
@@ -39,6 +41,7 @@ from django.db import connection, transaction
 from pydantic import ValidationError
 
 from contracts.envelope import Envelope
+from messaging import waiting
 from messaging.errors import INFRASTRUCTURE_ERRORS, InfrastructureFailure
 from messaging.failures import (
     count_attempts,
@@ -48,7 +51,7 @@ from messaging.failures import (
     send_back_uncounted,
     settle,
 )
-from messaging.fate import Facts, Fate, Outcome, Try, decide, try_of
+from messaging.fate import Facts, Fate, Outcome, decide, try_of
 from messaging.inbox import (
     FINISHED,
     Result,
@@ -63,7 +66,6 @@ from messaging.sql import any_of, table
 
 __all__ = ["Result", "consume_delivery", "consumer_name"]
 log = logging.getLogger("carve.events")
-LOCAL_WAIT_SECONDS = 0.5  # an early event usually waits only for a sibling worker's commit
 
 
 # ------------------------------------------------------------------ a delivery
@@ -107,29 +109,6 @@ def _known(envelopes: list[Envelope]) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
     return done, attempted
 
 
-class _LocalWait:
-    """LOCAL_WAIT_SECONDS for the early events of one delivery together, not for each:
-    behind a backlog (after an outage, say) every event of an aggregate queued after a
-    missing one is early, and waiting for each in turn would stall the consumer."""
-
-    def __init__(self) -> None:
-        self.deadline: float | None = None
-
-    def apply(self, envelope: Envelope) -> Result:
-        if self.deadline is None:
-            self.deadline = time.monotonic() + LOCAL_WAIT_SECONDS
-        return _apply_with_local_wait(envelope, self.deadline)
-
-
-def _apply_with_local_wait(envelope: Envelope, deadline: float) -> Result:
-    while True:
-        with transaction.atomic():
-            result = apply_guarded(envelope)
-        if result.outcome != "retry" or time.monotonic() > deadline:
-            return result
-        time.sleep(0.02)
-
-
 def consume_delivery(
     raw: list[dict[str, Any]],
     *,
@@ -168,9 +147,11 @@ def _consume(
     pending = [e for e in envelopes if e.id not in done]
     results = [Result("duplicate") for _ in envelopes]
     if not pending:
+        # Applied by an earlier try that died (or lost its database) before it could
+        # wake what waits for these events: wake it now.
+        waiting.wake(envelopes)
         return results
     seen_before = any(e.id in attempted for e in pending)
-    local_wait = _LocalWait()
     outcomes: dict[uuid.UUID, tuple[Result, int]] = {}
     with_attempts: set[uuid.UUID] = set()  # attempt rows exist: deleted once finished
     if redelivered or seen_before:
@@ -192,14 +173,8 @@ def _consume(
                     )
                 outcomes[envelope.id] = (Result("dead"), counted.attempts)
                 continue
-            if counted.last_try is Try.EARLY:
-                # Back from waiting for its predecessor: its wait is the backoff it had. A
-                # local wait for each such event (one delivery each) stalls a consumer
-                # working through a backlog of them.
-                with transaction.atomic():
-                    result = apply_guarded(envelope)
-            else:
-                result = local_wait.apply(envelope)
+            with transaction.atomic():
+                result = apply_guarded(envelope)
             outcomes[envelope.id] = (result, counted.attempts)
     else:
         applied = apply_batch(pending)
@@ -207,10 +182,7 @@ def _consume(
             with transaction.atomic():
                 applied = {envelope.id: apply_guarded(envelope) for envelope in pending}
         for envelope in pending:
-            result = applied[envelope.id]
-            if result.outcome == "retry":
-                result = local_wait.apply(envelope)
-            outcomes[envelope.id] = (result, 1)
+            outcomes[envelope.id] = (applied[envelope.id], 1)
         # Only now, and only for what is to be retried or parked, is the attempt counted.
         unfinished = [e for e in pending if outcomes[e.id][0].outcome not in FINISHED]
         for event_id, counted in (count_attempts(unfinished) if unfinished else {}).items():
@@ -221,12 +193,27 @@ def _consume(
     ]
     if finished:
         ConsumeAttempt.objects.filter(consumer=consumer_name(), event_id__in=finished).delete()
+        waiting.forget(finished)
+    # Whatever waited for an event applied here goes now, in order (messaging.waiting).
+    woken = waiting.wake(
+        e for e in envelopes if e.id in done or outcomes[e.id][0].outcome in FINISHED
+    )
+    fates = {}
     for envelope in pending:
         result, attempts = outcomes[envelope.id]
-        if result.outcome in FINISHED or result.outcome == "dead":
-            continue
-        fate = _decide(Facts(attempts=attempts, tried=try_of(result)))
-        settle(app, envelope, fate, result, attempts)
+        if envelope.id in woken:  # a copy of it waited already, and went just now
+            outcomes[envelope.id] = (woken[envelope.id], attempts)
+        elif result.outcome not in FINISHED and result.outcome != "dead":
+            fates[envelope.id] = _decide(Facts(attempts=attempts, tried=try_of(result)))
+    early = [e for e in pending if e.id in fates and fates[e.id].outcome is Outcome.WAITING]
+    for event_id, result in waiting.park(early).items():
+        if event_id in fates:  # its predecessor was applied meanwhile
+            outcomes[event_id] = (result, outcomes[event_id][1])
+            del fates[event_id]
+    for envelope in pending:
+        if envelope.id in fates:
+            result, attempts = outcomes[envelope.id]
+            settle(app, envelope, fates[envelope.id], result, attempts)
     by_id = {e.id: outcomes[e.id][0] for e in pending}
     return [by_id.get(e.id, Result("duplicate")) for e in envelopes]
 

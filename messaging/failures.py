@@ -21,6 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from contracts.envelope import Envelope
+from messaging import waiting
 from messaging.celeryapp import CONSUME_TASK, queue_name
 from messaging.errors import InfrastructureFailure
 from messaging.fate import Fate, Outcome, Try, try_of
@@ -100,10 +101,12 @@ def dead_letter(envelope: Envelope, *, reason: str, error: str, attempts: int) -
             attempts=attempts,
         )
     ConsumeAttempt.objects.filter(consumer=consumer_name(), event_id=envelope.id).delete()
+    waiting.forget([envelope.id])
 
 
 def backoff_seconds(attempt: int) -> float:
-    base = min(settings.CARVE_EVENTS_RETRY_BASE_SECONDS * 2 ** (attempt - 1), 30.0)
+    cap = settings.CARVE_EVENTS_RETRY_MAX_SECONDS
+    base = min(settings.CARVE_EVENTS_RETRY_BASE_SECONDS * 2 ** (attempt - 1), cap)
     return base * random.uniform(0.5, 1.0)
 
 

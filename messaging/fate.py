@@ -59,7 +59,9 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"
     STALE = "stale"
     IGNORED = "ignored"
-    WAITING = "waiting"  # retried later, counted against CARVE_EVENTS_GAP_ATTEMPTS
+    # Parked under its aggregate until its predecessor is applied (messaging.waiting), and
+    # retried later meanwhile, counted against CARVE_EVENTS_GAP_ATTEMPTS.
+    WAITING = "waiting"
     INFRASTRUCTURE_RETRY = "infrastructure_retry"  # the delivery goes back, uncounted
     HANDLER_RETRY = "handler_retry"  # retried later, counted against MAX_ATTEMPTS
     DEAD = "dead"

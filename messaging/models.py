@@ -119,6 +119,34 @@ class ConsumeAttempt(models.Model):
         return f"{self.event_id}: {self.attempts} attempts"
 
 
+class WaitingEvent(models.Model):
+    """An early event of an ordered handler, parked per aggregate until its predecessor is
+    applied: the consumer that applies the predecessor applies it next (messaging.waiting).
+    """
+
+    consumer = models.CharField(max_length=120)
+    event_id = models.UUIDField()
+    aggregate = models.CharField(max_length=120)
+    aggregate_id = models.CharField(max_length=120)
+    sequence = models.PositiveIntegerField()
+    envelope = models.TextField()
+    parked_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["consumer", "event_id"], name="one_wait_per_event")
+        ]
+        indexes = [
+            models.Index(
+                fields=["consumer", "aggregate", "aggregate_id", "sequence"],
+                name="waiting_by_aggregate",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.aggregate}:{self.aggregate_id}#{self.sequence} waiting"
+
+
 class DeadLetter(models.Model):
     """An event a consumer gave up on (or parked), kept whole so it can be replayed."""
 

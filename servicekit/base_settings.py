@@ -52,6 +52,7 @@ CARVE_EVENTS_QUEUE_PREFIX = env.env_str("CARVE_EVENTS_QUEUE_PREFIX", "carve.")
 CARVE_EVENTS_MAX_ATTEMPTS = env.env_int("CARVE_EVENTS_MAX_ATTEMPTS", 5)
 CARVE_EVENTS_GAP_ATTEMPTS = env.env_int("CARVE_EVENTS_GAP_ATTEMPTS", 20)
 CARVE_EVENTS_RETRY_BASE_SECONDS = env.env_float("CARVE_EVENTS_RETRY_BASE_SECONDS", 0.2)
+CARVE_EVENTS_RETRY_MAX_SECONDS = env.env_float("CARVE_EVENTS_RETRY_MAX_SECONDS", 30.0)
 # A delivery the database or broker failed under is tried again by its worker, uncounted,
 # at most INFRA_RETRY_MAX_SECONDS after the last try (how soon a consumer resumes once its
 # database is back), for up to INFRA_WAIT_SECONDS; then it goes back to the queue.

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
 
 from contracts.envelope import Envelope
-from contracts.events.inventory import StockChangedV1
+from contracts.events.inventory import StockChangedV1, StockReservedV1
+from messaging.celeryapp import CONSUME_TASK, queue_name
 from messaging.outbox import publish
+from messaging.testing import EventsEnv
 
 
 def stock_changed(sku: str, sequence: int, **overrides: Any) -> Envelope:
@@ -34,6 +37,33 @@ def stock_changed(sku: str, sequence: int, **overrides: Any) -> Envelope:
     }
     fields.update(overrides)
     return Envelope(**fields)
+
+
+def stock_reserved(order: str) -> Envelope:
+    """A StockReserved event (its handler is not ordered) of the reservation `order`."""
+    now = datetime.now(UTC)
+    order_id = uuid.uuid5(uuid.NAMESPACE_URL, order)
+    data = StockReservedV1(
+        order_id=order_id, status="active", lines=[], created_at=now, updated_at=now
+    ).model_dump(mode="json")
+    return Envelope(
+        type=StockReservedV1.TYPE,
+        version=1,
+        aggregate=StockReservedV1.AGGREGATE,
+        aggregate_id=str(order_id),
+        sequence=1,
+        origin="elsewhere",
+        data=data,
+    )
+
+
+def send(events: EventsEnv, envelope: Envelope) -> str:
+    """Put one event on the service's queue straight away (past outbox and relay); returns
+    the id of the task message that carries it."""
+    result = events.app.send_task(
+        CONSUME_TASK, args=[[envelope.to_dict()]], exchange="", routing_key=queue_name()
+    )
+    return str(result.id)
 
 
 def publish_stock_changes(skus: list[str], per_sku: int, *, first: int = 1) -> None:

@@ -37,6 +37,40 @@ def test_events_of_one_aggregate_apply_in_order_whatever_order_they_arrive(event
     assert AggregateCursor.objects.get(aggregate_id="ORD").sequence == 3
 
 
+def test_early_events_wait_per_aggregate_and_go_as_soon_as_their_predecessor_is_applied(
+    events, settings
+):
+    from messaging.models import WaitingEvent
+
+    settings.CARVE_EVENTS_GAP_ATTEMPTS = 3
+
+    # Each successor arrives alone, before its predecessor, and is parked under its
+    # aggregate (its retry is on the queue, undrained: nothing here waits for a backoff).
+    for sku in ("GAP", "HOLE"):
+        for sequence in (4, 2, 3):
+            outcomes = consume_delivery([stock_changed(sku, sequence).to_dict()], app=events.app)
+            assert [r.outcome for r in outcomes] == ["retry"]
+    assert WaitingEvent.objects.filter(aggregate_id="GAP").count() == 3
+    # HOLE's gap holds back nobody else ...
+    assert [
+        r.outcome for r in consume_delivery([stock_changed("FREE", 1).to_dict()], app=events.app)
+    ] == ["applied"]
+    # ... and GAP's predecessor takes its successors along, in order, there and then.
+    outcomes = consume_delivery([stock_changed("GAP", 1).to_dict()], app=events.app)
+    assert [r.outcome for r in outcomes] == ["applied"]
+    assert effects("GAP") == [1, 2, 3, 4] and effects("HOLE") == [] and effects("FREE") == [1]
+    assert AggregateCursor.objects.get(aggregate_id="GAP").sequence == 4
+    assert set(WaitingEvent.objects.values_list("aggregate_id", flat=True)) == {"HOLE"}
+    assert ConsumeAttempt.objects.count() == 3  # HOLE's, still waiting
+    # The retries: GAP's find their events applied; HOLE's run into the gap limit.
+    events.drain()
+    assert effects("GAP") == [1, 2, 3, 4] and effects("HOLE") == []
+    assert sorted(DeadLetter.objects.values_list("aggregate_id", "sequence", "reason")) == [
+        ("HOLE", sequence, "out_of_order") for sequence in (2, 3, 4)
+    ]
+    assert not WaitingEvent.objects.exists() and not ConsumeAttempt.objects.exists()
+
+
 def test_a_late_predecessor_is_waited_for_up_to_the_gap_limit_then_dead_lettered_out_of_order(
     events, settings
 ):
@@ -159,3 +193,17 @@ def test_an_event_without_a_handler_is_acknowledged_and_recorded(events):
         "ignored"
     ]
     assert InboxMessage.objects.filter(event_id=registered.id).exists()
+
+
+def test_a_redelivery_of_an_applied_event_wakes_what_waits_for_it(events):
+    from django.db import transaction
+
+    from messaging.inbox import apply_guarded
+
+    second, first = stock_changed("WOKE", 2), stock_changed("WOKE", 1)
+    consume_delivery([second.to_dict()], app=events.app)  # parked
+    with transaction.atomic():  # a worker applies #1, then dies before waking #2
+        assert apply_guarded(first).outcome == "applied"
+    outcomes = consume_delivery([first.to_dict()], app=events.app, redelivered=True)
+    assert [r.outcome for r in outcomes] == ["duplicate"]
+    assert effects("WOKE") == [1, 2]

@@ -16,8 +16,7 @@ from collections import defaultdict
 
 import pytest
 
-from messaging.celeryapp import CONSUME_TASK, queue_name
-from messaging.models import ConsumeAttempt, DeadLetter, InboxMessage
+from messaging.models import ConsumeAttempt, DeadLetter, InboxMessage, WaitingEvent
 from messaging.testing import (
     FaultProxy,
     database_server,
@@ -25,7 +24,7 @@ from messaging.testing import (
     service_process,
     wait_until,
 )
-from messaging.tests.factories import publish_stock_changes, stock_changed
+from messaging.tests.factories import publish_stock_changes, send, stock_changed
 from messaging.tests.ledger.models import Effect
 from messaging.tests.workers import (
     SETTINGS,
@@ -85,13 +84,24 @@ def test_a_refused_transaction_sends_the_delivery_back_uncounted(events, tmp_pat
 
 
 @pytest.mark.real
-@pytest.mark.parametrize("outage", [5, 30])
-def test_a_consumer_database_cut_while_events_flow_loses_nothing(events, tmp_path, outage):
+@pytest.mark.parametrize(("outage", "workers"), [(5, 1), (30, 1), (5, 2)])
+def test_a_consumer_database_cut_while_events_flow_loses_nothing(events, tmp_path, outage, workers):
     skus = [f"DB{i:02}" for i in range(20)]
     per_sku = 100  # 2,000 events
     proxy = FaultProxy(*database_server())
     relay = None
-    worker = start_worker(events, tmp_path, database=database_url(through=proxy))
+    # With two worker processes, deliveries of one aggregate go back and come again in
+    # another order than they were published: most of the backlog arrives early, and must
+    # go as soon as its predecessor is applied. Retries with backoff come a minute later
+    # at the soonest, after the deadline below.
+    env = {} if workers == 1 else {"CARVE_EVENTS_RETRY_BASE_SECONDS": "60"}
+    worker = start_worker(
+        events,
+        tmp_path,
+        database=database_url(through=proxy),
+        concurrency=workers,
+        env={**env, "CARVE_EVENTS_RETRY_MAX_SECONDS": "120"} if env else None,
+    )
     try:
         relay = service_process(
             [sys.executable, "manage.py", "events_relay"],
@@ -131,7 +141,8 @@ def test_a_consumer_database_cut_while_events_flow_loses_nothing(events, tmp_pat
             f"{log_of(tmp_path)[-5000:]}",
         )
         print(
-            f"\ndatabase cut {outage} s while {total} events flowed: applying resumed "
+            f"\ndatabase cut {outage} s while {total} events flowed to {workers} worker(s): "
+            f"applying resumed "
             f"{resumed:.1f} s after the database came back, the last of "
             f"{total - before} waiting events applied after {time.monotonic() - restored_at:.1f} s"
         )
@@ -177,8 +188,47 @@ def test_a_predecessor_late_by_20_s_is_waited_for_and_its_successors_apply_in_or
     assert not DeadLetter.objects.exists()
 
 
-def send(events, envelope) -> None:
-    """Put one event on the service's queue straight away (past outbox and relay)."""
-    events.app.send_task(
-        CONSUME_TASK, args=[[envelope.to_dict()]], exchange="", routing_key=queue_name()
+def test_with_two_workers_early_events_go_as_soon_as_their_predecessor_is_applied(events, tmp_path):
+    # Any retry with backoff would come 5 to 10 minutes later: whatever applies within the
+    # deadlines below went because its predecessor did, not because a backoff ran out.
+    worker = start_worker(
+        events,
+        tmp_path,
+        concurrency=2,
+        env={"CARVE_EVENTS_RETRY_BASE_SECONDS": "600", "CARVE_EVENTS_RETRY_MAX_SECONDS": "600"},
     )
+    try:
+        # Two aggregates whose first event is late, each successor alone, newest first; a
+        # third flows meanwhile.
+        for sequence in (5, 4, 3, 2):
+            for sku in ("GAPA", "GAPB"):
+                send(events, stock_changed(sku, sequence))
+        for sequence in range(1, 6):
+            send(events, stock_changed("FREE", sequence))
+        wait_until(
+            lambda: WaitingEvent.objects.count() == 8 and effects_of("FREE") == [1, 2, 3, 4, 5],
+            timeout=60,
+            message=f"the gaps held back another aggregate\n{log_of(tmp_path)}",
+        )
+        send(events, stock_changed("GAPA", 1))
+        wait_until(
+            lambda: effects_of("GAPA") == [1, 2, 3, 4, 5],
+            timeout=60,
+            message=f"the successors did not follow their predecessor\n{log_of(tmp_path)}",
+        )
+        # Two workers racing on the same aggregates: every event alone, newest first, so
+        # most arrive early while a sibling worker is applying their predecessor.
+        skus = [f"RACE{i}" for i in range(10)]
+        for sequence in (5, 4, 3, 2, 1):
+            for sku in skus:
+                send(events, stock_changed(sku, sequence))
+        wait_until(
+            lambda: all(effects_of(sku) == [1, 2, 3, 4, 5] for sku in skus),
+            timeout=60,
+            message=f"an early event missed its predecessor\n{log_of(tmp_path)}",
+        )
+    finally:
+        stop(worker)
+    assert effects_of("GAPB") == []
+    assert set(WaitingEvent.objects.values_list("aggregate_id", flat=True)) == {"GAPB"}
+    assert not DeadLetter.objects.exists()

@@ -1,10 +1,12 @@
 """Who writes a context, and the handover between sides (in-process, as the monolith)."""
 
+import os
+import sys
 import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connections, transaction
+from django.db import connection, connections, transaction
 
 from contracts.envelope import Envelope
 from contracts.events.inventory import StockChangedV1
@@ -13,6 +15,7 @@ from messaging.consumer import consume_delivery
 from messaging.models import ContextOwnership, OutboxMessage
 from messaging.outbox import publish
 from messaging.ownership import NotOwner, OwnershipWatcher, ensure_owner
+from messaging.testing import wait_until
 from messaging.tests.factories import stock_changed
 from routetable import RouteState, RouteTable, open_store
 
@@ -129,17 +132,44 @@ def test_taking_back_waits_for_the_old_owners_events(routes, events, settings):
     assert row("inventory").state == "owner" and can_write("inventory")
 
 
+def waits_for(mover: threading.Thread, writer_backend: int | None) -> bool:
+    """Whether the mover is blocked behind the write in flight: on PostgreSQL, its backend
+    waits on a lock the writer's holds; on SQLite, it waits for the single write lock the
+    writer took (servicekit.sqlite3)."""
+    if writer_backend is not None:
+        with connections["default"].cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                [writer_backend],
+            )
+            return bool(cursor.fetchone()[0])
+    frame = sys._current_frames().get(mover.ident or 0)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "acquire" and code.co_filename.endswith(
+            os.path.join("servicekit", "sqlite3", "base.py")
+        ):
+            return True
+        frame = frame.f_back
+    return False
+
+
 def test_a_handover_waits_for_writes_in_flight(routes):
     watch(routes)
     holding = threading.Event()
     release = threading.Event()
+    writer_backend: list[int] = []
 
     def slow_write():
         try:
             with transaction.atomic():
                 ensure_owner("inventory")
+                if connection.vendor == "postgresql":
+                    with connection.cursor() as cursor:
+                        cursor.execute("SELECT pg_backend_pid()")
+                        writer_backend.append(cursor.fetchone()[0])
                 holding.set()
-                release.wait(10)
+                release.wait(60)
                 publish(
                     StockChangedV1(
                         sku="FLIGHT",
@@ -157,7 +187,7 @@ def test_a_handover_waits_for_writes_in_flight(routes):
 
     writer = threading.Thread(target=slow_write)
     writer.start()
-    assert holding.wait(10)
+    assert holding.wait(30)
     routes("inventory", "extracted")
 
     def move():
@@ -166,9 +196,19 @@ def test_a_handover_waits_for_writes_in_flight(routes):
 
     mover = threading.Thread(target=move)
     mover.start()
-    threading.Timer(0.3, release.set).start()  # the write commits while the move is under way
-    mover.join(30)
-    writer.join(30)
+    try:
+        # The write commits only once the move is seen waiting for it (or has finished
+        # without waiting, which is the failure this test is for).
+        wait_until(
+            lambda: not mover.is_alive() or waits_for(mover, next(iter(writer_backend), None)),
+            timeout=30,
+            message="the move neither finished nor waited for the write in flight",
+        )
+        assert mover.is_alive(), "the handover did not wait for the write in flight"
+    finally:
+        release.set()
+        mover.join(30)
+        writer.join(30)
     marker = OutboxMessage.objects.get(event_type="ownership.HandedOver")
     assert Envelope.from_json(marker.envelope).data["published"] == {"inventory.StockChanged": 1}
 

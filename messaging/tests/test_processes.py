@@ -17,7 +17,7 @@ import pytest
 
 from messaging.models import DeadLetter, InboxMessage
 from messaging.testing import FaultProxy, is_amqp, service_process, wait_until
-from messaging.tests.factories import publish_stock_changes
+from messaging.tests.factories import publish_stock_changes, send, stock_reserved
 from messaging.tests.ledger.models import Effect
 from messaging.tests.workers import (
     SETTINGS,
@@ -65,6 +65,43 @@ def test_a_worker_killed_mid_handler_loses_nothing_and_applies_once(events, tmp_
         stop(worker)
     assert effects_of("SLOW") == [1]
     assert InboxMessage.objects.count() == 4
+
+
+def test_two_worker_processes_given_the_same_event_apply_it_once(events, tmp_path):
+    # Worker A applies the event and commits, and dies before it acknowledges: the broker
+    # hands the same message to worker B, which must find it applied. The handler is not
+    # ordered, so only the inbox stands between B and a second effect.
+    faults = tmp_path / "faults"
+    faults.mkdir()
+    reserved = stock_reserved("ONCE")
+    (faults / f"die-after-commit-{reserved.aggregate_id}").touch()
+    first = send(events, reserved)
+    worker_a = start_worker(events, tmp_path, name="worker-a")
+    try:
+        wait_until(
+            lambda: worker_a.poll() is not None,
+            timeout=60,
+            message=f"worker A did not apply the event\n{log_of(tmp_path, 'worker-a')}",
+        )
+    finally:
+        stop(worker_a)
+    assert [e.event_id for e in Effect.objects.all()] == [reserved.id]  # committed by A
+    after = stock_reserved("AFTER")
+    send(events, after)  # queued behind the unacknowledged one
+    worker_b = start_worker(events, tmp_path, name="worker-b")
+    try:
+        wait_until(
+            lambda: Effect.objects.filter(event_id=after.id).exists(),
+            timeout=60,
+            message=f"worker B consumed nothing\n{log_of(tmp_path, 'worker-b')}",
+        )
+    finally:
+        stop(worker_b)
+    for name in ("worker-a", "worker-b"):  # both received that very message
+        assert f"[{first}] received" in log_of(tmp_path, name), log_of(tmp_path, name)
+    assert Effect.objects.filter(event_id=reserved.id).count() == 1
+    assert InboxMessage.objects.filter(event_id=reserved.id).count() == 1
+    assert not DeadLetter.objects.exists()
 
 
 def test_an_event_that_kills_its_worker_every_time_is_dead_lettered(events, tmp_path):

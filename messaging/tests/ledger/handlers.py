@@ -7,6 +7,10 @@
                                       segfault or the OOM killer would
 <CARVE_TEST_FAULT_DIR>/conflict-<sku> the database refuses the handler's transaction (a
                                       serialization failure: an infrastructure error)
+<CARVE_TEST_FAULT_DIR>/die-after-commit-<aggregate id>
+                                      once the handler's transaction has committed, the
+                                      whole worker is killed (SIGKILL, every process of
+                                      it) before it can acknowledge the delivery; once
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import signal
 import time
 from pathlib import Path
 
-from django.db import OperationalError
+from django.db import OperationalError, transaction
 
 from contracts.envelope import Envelope
 from contracts.events.inventory import (
@@ -49,6 +53,14 @@ def _record(envelope: Envelope) -> None:
         aggregate_id=envelope.aggregate_id,
         sequence=envelope.sequence,
     )
+    dying = _fault(f"die-after-commit-{envelope.aggregate_id}")
+    if dying is not None:
+        transaction.on_commit(lambda: _kill_worker(dying))
+
+
+def _kill_worker(fault: Path) -> None:
+    fault.unlink(missing_ok=True)
+    os.killpg(os.getpgid(0), signal.SIGKILL)
 
 
 @handles(StockChangedV1, ordered=True)

@@ -22,7 +22,8 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 # The messaging tests' consumer: a ledger of effects with switchable faults.
 INSTALLED_APPS = [*INSTALLED_APPS, "messaging.tests.ledger"]  # noqa: F405
 CARVE_EVENT_HANDLER_MODULES = ["messaging.tests.ledger.handlers"]
-CARVE_EVENTS_RETRY_BASE_SECONDS = 0.05
+# Retries come quickly here, unless a test's worker is told otherwise.
+CARVE_EVENTS_RETRY_BASE_SECONDS = float(os.environ.get("CARVE_EVENTS_RETRY_BASE_SECONDS", "0.05"))
 
 # Nothing of carve's is cached (throttle counts are in the database): per test process.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -59,3 +59,18 @@ def test_a_refund_before_its_charge_waits():
     with pytest.raises(RetryLater):
         replica.charge_apply(ChargeRefundedV1(**captured(status="refunded")), 2)
     assert not Charge.objects.exists()
+
+
+def test_a_replicated_charge_is_never_published_again():
+    # A copy that published the changes it applies would send them back to their origin,
+    # which would apply and publish them again: a replication loop.
+    from messaging.models import OutboxMessage
+
+    assert replica.charge_apply(ChargeCapturedV1(**captured()), 1)
+    refund = RefundState(id=uuid.uuid4(), amount=Decimal("20.00"), reason="r", created_at=CREATED)
+    refunded = ChargeRefundedV1(
+        **captured(status="refunded", refunded_amount=Decimal("20.00"), refunds=[refund])
+    )
+    assert replica.charge_apply(refunded, 2)
+    assert Charge.objects.get(pk=CHARGE_ID).status == "refunded"
+    assert not OutboxMessage.objects.exists()
