@@ -177,14 +177,15 @@ def proxy_config(config: StackConfig) -> Path:
         )
     for host in ("127.0.0.1", "localhost"):  # the listen address and the public hosts
         text = text.replace(f'"{host}:8080"', f'"{host}:{config.ports.proxy}"')
-    # A write may wait out a handover (CARVE_HANDOVER_WAIT_SECONDS) before it answers: the
-    # proxy waits longer than that for the first byte, or it would give up first (504).
+    # A write may wait out a handover (CARVE_HANDOVER_WAIT_SECONDS): the service answers
+    # 421 within a second while it is under way and the proxy asks again until the request's
+    # deadline, which must outlast the wait. No first-byte timeout changes: no side holds a
+    # request that long (messaging.ownership.HOLD_SECONDS).
     wait = float(config.env_for(None).get("CARVE_HANDOVER_WAIT_SECONDS", "10"))
 
     def outlast(match: re.Match[str]) -> str:
         return f"{match[1]}{max(float(match[2]), wait + 5)}"
 
-    text = re.sub(r"^(first_byte_timeout = )([0-9.]+)", outlast, text, flags=re.M)
     text = re.sub(r"^(total_timeout = )([0-9.]+)", outlast, text, flags=re.M)
     path = config.var_dir / "proxy.toml"
     path.write_text(text)

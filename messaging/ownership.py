@@ -41,6 +41,10 @@ log = logging.getLogger("carve.ownership")
 F = TypeVar("F", bound=Callable[..., Any])
 MONOLITH = "monolith"
 State = ContextOwnership.State
+# The longest a write holds a service thread waiting for a handover towards its side; then
+# it is answered 421 naming this side, and the proxy holds it (CARVE_HANDOVER_WAIT_SECONDS).
+HOLD_SECONDS = 1.0
+TAKING_OVER = "taking_over"  # the state a 421 names while this side's handover is under way
 
 
 class NotOwner(DomainError):
@@ -50,8 +54,12 @@ class NotOwner(DomainError):
     error_type = "not_owner"
 
     def __init__(self, context: str, owner: str, state: str) -> None:
+        if state == TAKING_OVER:
+            detail = f"{context} is being handed over to {owner}; send the request again shortly"
+        else:
+            detail = f"{context} is written by {owner} now ({state} here); send the request there"
         super().__init__(
-            f"{context} is written by {owner} now ({state} here); send the request there",
+            detail,
             code="not_owner",
             context=context,
             owner=owner,
@@ -104,23 +112,29 @@ def is_owner(context: str) -> bool:
     return bool(owner == me() and state == State.OWNER)
 
 
-def wait_until_settled(context: str, *, timeout: float | None = None) -> None:
+def wait_until_settled(context: str, *, timeout: float | None = None) -> bool:
     """Outside a transaction: while a handover towards this side is under way (the route
-    table already names it, or it is catching up), wait for it, bounded."""
-    limit = settings.CARVE_HANDOVER_WAIT_SECONDS if timeout is None else timeout
+    table already names it, or it is catching up), wait for it, bounded by `timeout` or
+    HOLD_SECONDS. True once settled; False when it is still under way at the bound."""
+    limit = min(settings.CARVE_HANDOVER_WAIT_SECONDS, HOLD_SECONDS) if timeout is None else timeout
     deadline = time.monotonic() + limit
     pause = 0.02  # doubled up to 0.25 s: a catch-up of seconds is not slowed by the askers
-    while time.monotonic() < deadline:
+    while True:
         row = ContextOwnership.objects.filter(context=context).first()
         owner = row.owner if row is not None else _default(context)[0]
-        if (row is not None and row.state == State.CATCHING_UP) or (
+        if not (
+            (row is not None and row.state == State.CATCHING_UP)
             # the watcher has not moved the row yet
-            owner != me() and desired_owner(context, route_table().current().get(context)) == me()
+            or (
+                owner != me()
+                and desired_owner(context, route_table().current().get(context)) == me()
+            )
         ):
-            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
-            pause = min(pause * 2, 0.25)
-            continue
-        return
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+        pause = min(pause * 2, 0.25)
 
 
 _table: RouteTable | None = None
@@ -135,13 +149,17 @@ def route_table() -> RouteTable:
 
 
 def waits_for_handover(context: str) -> Callable[[F], F]:
-    """For a write endpoint: while this side is taking `context` over, hold the request
-    (bounded by CARVE_HANDOVER_WAIT_SECONDS) instead of refusing it mid-flip."""
+    """For a write endpoint: while this side is taking `context` over, hold the request a
+    little (HOLD_SECONDS); still under way, answer 421 not_owner naming this side, which
+    changed nothing: the proxy holds the request (no thread) and asks again until its
+    deadline. A request waiting here holds one of the service's few threads: holding it
+    for the whole catch-up starved the service and the proxy's queue behind it (504s)."""
 
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            wait_until_settled(context)
+            if not wait_until_settled(context):
+                raise NotOwner(context, me(), TAKING_OVER)
             return view(*args, **kwargs)
 
         return cast(F, wrapped)

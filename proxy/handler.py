@@ -39,6 +39,10 @@ COHORT_MAX_AGE = 365 * 24 * 3600
 MISDIRECTED = 421  # a service saying it does not write this context (now)
 MAX_MOVES = 3  # re-sends of one request after 421 not_owner answers (A -> B -> A -> B)
 MOVE_PAUSE = 0.1  # seconds (times the re-send's number) before asking a side a second time
+# A side that names itself in its 421 is taking the context over and catching up: the
+# request waits here (no thread anywhere) and asks it again, pauses doubling up to this,
+# until the request's deadline (less one pause for the last try).
+MAX_SETTLE_PAUSE = 1.0
 MONOLITH_NAME = "monolith"  # what the monolith calls itself in a not_owner answer
 MONOLITH = RouteState()
 HTTP1 = frozenset({aiohttp.HttpVersion10, aiohttp.HttpVersion11})
@@ -287,7 +291,7 @@ class ProxyHandler:
                 chain.append(self.default)
             # One deadline for the request: its retries and its fallback share it.
             deadline = start + max(self.upstreams[n].config.total_timeout for n in chain)
-            moves = 0
+            moves = waits = 0
             mirror = decision.shadow is not None and self.shadow.sampled(decision.route)
             capture = self.shadow.config.max_body_bytes if mirror else 0
             fallback: str | None = None
@@ -322,8 +326,15 @@ class ProxyHandler:
                     upstream.inflight -= 1
                     fallback = "not_owner"
                     self.metrics.fallbacks.labels(decision.route, fallback).inc()
-                    moves += 1
-                    if moves > MAX_MOVES or not body.replayable:
+                    settling = owner == name  # its handover towards it is under way
+                    if settling:
+                        pause = min(MOVE_PAUSE * 2**waits, MAX_SETTLE_PAUSE)
+                        waits += 1
+                        in_time = asyncio.get_running_loop().time() + 2 * pause < deadline
+                    else:
+                        moves += 1
+                        in_time = moves <= MAX_MOVES
+                    if not in_time or not body.replayable:
                         why = "it did not settle" if body.replayable else "the body was streamed"
                         moving = Failure(
                             "moving",
@@ -333,7 +344,9 @@ class ProxyHandler:
                         )
                         status, backend, outcome = await self._failed(name, moving, rid, reply)
                         return
-                    if owner in chain[:index]:  # asked already: its handover is not done yet
+                    if settling:
+                        await asyncio.sleep(pause)
+                    elif owner in chain[:index]:  # asked already: its handover is not done yet
                         await asyncio.sleep(MOVE_PAUSE * moves)
                     chain[index:] = [owner]
                     continue

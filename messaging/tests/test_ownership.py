@@ -230,3 +230,26 @@ def test_writes_wait_only_while_a_handover_towards_this_side_is_under_way(routes
     started = time.monotonic()
     ownership.wait_until_settled("payments", timeout=0.3)
     assert time.monotonic() - started >= 0.3
+
+
+def test_a_write_held_past_the_hold_is_refused_naming_this_side(routes, monkeypatch, settings):
+    """A write waiting for a handover holds one of the service's few threads: past a short
+    hold it is answered 421 naming this side (nothing changed), for the proxy to hold."""
+    from messaging import ownership
+
+    monkeypatch.setattr(ownership, "_table", routes.table)
+    monkeypatch.setattr(ownership, "HOLD_SECONDS", 0.1)
+    settings.CARVE_HANDOVER_WAIT_SECONDS = 2  # the proxy's to wait out, not a thread's
+    ran = []
+    write = ownership.waits_for_handover("payments")(lambda: ran.append(1))
+    watch(routes)
+    write()  # the monolith writes: straight through
+    routes("payments", "extracted")
+    watch(routes)
+    routes("payments", "monolith")
+    watch(routes)  # the monolith catches up: it waits for payments' HandedOver
+    with pytest.raises(NotOwner) as refused:
+        write()
+    assert (refused.value.owner, refused.value.state) == ("monolith", ownership.TAKING_OVER)
+    assert "again" in refused.value.detail
+    assert ran == [1]

@@ -8,7 +8,8 @@ path answer 503: flaky), `size=N` (an N-byte chunked body), `gzip=1` (a gzip bod
 itself, or to URL), `owner=NAME` (NAME writes the context: every other fake answers 421
 not_owner naming NAME, as a side that does not write it does; with `late=N` NAME itself
 refuses its first N requests per path, naming the other side, as an owner whose handover
-is not done); `only=NAME` applies them on NAME alone.
+is not done; with `settling=N` it refuses them naming itself, as a side catching up before
+it writes); `only=NAME` applies them on NAME alone.
 """
 
 from __future__ import annotations
@@ -105,9 +106,14 @@ def fake_app(name: str, seen: list[dict[str, Any]]) -> web.Application:
             return web.json_response({"upstream": name, "failed": True}, status=503)
         if "owner" in q:
             owner = q["owner"]
-            if owner == name and refusals[request.path] < int(q.get("late", "0")):
+            refused = refusals[request.path]
+            if owner == name and refused < int(q.get("late", "0")):
                 refusals[request.path] += 1
                 owner = "payments" if name == "monolith" else "monolith"
+            if owner == name and refused < int(q.get("settling", "0")):
+                refusals[request.path] += 1
+                refusal = {"type": "not_owner", "code": "not_owner", "owner": owner}
+                return web.json_response(refusal, status=421)
             if owner != name:
                 refusal = {"type": "not_owner", "code": "not_owner", "owner": owner}
                 return web.json_response(refusal, status=421)

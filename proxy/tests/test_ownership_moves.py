@@ -1,6 +1,7 @@
 """A write reaching the side that no longer writes its context (a flip under way) is
 answered 421 not_owner by that side without any change; the proxy sends it to the owner the
-answer names, with the body it holds, a bounded number of times (issue 13, defect 5)."""
+answer names, with the body it holds, a bounded number of times (issue 13, defect 5); a
+side that names itself is catching up, and is asked again until the request's deadline."""
 
 from __future__ import annotations
 
@@ -76,6 +77,40 @@ async def test_a_move_that_does_not_settle_is_a_clear_503_after_a_bounded_number
     assert answer["code"] == "moving"
     assert "nothing was changed" in answer["detail"]
     assert len(payments.seen + monolith.seen) == 1 + MAX_MOVES
+
+
+async def test_a_write_waits_in_the_proxy_while_its_new_owner_catches_up(
+    trio: Trio, make_proxy: ProxyFactory
+) -> None:
+    """The flip test's 504s on a busy machine: the side taking a context over held each
+    write in one of its few threads for its whole catch-up, and the requests queued
+    behind outlasted the proxy. Now that side answers 421 naming itself within a second,
+    and the proxy, which holds a request for no thread, asks it again until it writes:
+    more times than a move is ever re-sent (MAX_MOVES), without failing."""
+    monolith, payments, _ = trio
+    proxy = await make_proxy(*trio)
+    settling = MAX_MOVES + 2
+    response = await proxy.client.post(
+        f"/api/payments/charges/?owner=monolith&settling={settling}", json={"amount": "5.00"}
+    )
+    assert response.status == 200, await response.text()
+    assert (await response.json())["upstream"] == "monolith"
+    assert len(monolith.seen) == settling + 1 and not payments.seen
+    assert all(r["body_size"] == monolith.seen[0]["body_size"] > 0 for r in monolith.seen)
+
+
+async def test_a_catch_up_that_outlasts_the_requests_deadline_is_a_clear_503(
+    trio: Trio, make_proxy: ProxyFactory
+) -> None:
+    monolith, _, _ = trio
+    proxy = await make_proxy(*trio, upstream_settings={"monolith": {"total_timeout": 1.0}})
+    response = await proxy.client.post(
+        "/api/payments/charges/?owner=monolith&settling=100", json={"amount": "5.00"}
+    )
+    assert response.status == 503
+    answer = await response.json()
+    assert answer["code"] == "moving" and "nothing was changed" in answer["detail"]
+    assert 1 < len(monolith.seen) < 100  # asked again while there was time, and no more
 
 
 async def test_a_streamed_upload_refused_by_a_side_is_a_clear_503(
