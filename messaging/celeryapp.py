@@ -10,14 +10,15 @@ failed under is sent back to the queue uncounted (messaging.errors), never ackno
 as a failed task.
 
 Database connections outlive a task, as they outlive a request in Django: closed when
-older than CONN_MAX_AGE or broken, not before and after every task as Celery's Django
-fix-up does by default (a new PostgreSQL connection per delivery costs more than the
-delivery's own queries).
+older than CONN_MAX_AGE or broken (looked at once a second, and after a failed delivery),
+not before and after every task as Celery's Django fix-up does by default (a new
+PostgreSQL connection per delivery costs more than the delivery's own queries).
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any
 
 from celery import Celery
@@ -105,7 +106,7 @@ def create_celery_app(name: str | None = None) -> Celery:
 
         from messaging.consumer import consume_message
 
-        close_old_connections()
+        tidy_connections()
         try:
             consume_message(
                 envelopes,
@@ -114,7 +115,27 @@ def create_celery_app(name: str | None = None) -> Celery:
                 counted=counted or (),
                 infrastructure_retries=infrastructure_retries,
             )
-        finally:
-            close_old_connections()
+        except BaseException:
+            close_old_connections()  # a broken connection goes now, not at the next look
+            raise
 
     return app
+
+
+TIDY_EVERY_SECONDS = 1.0
+_tidied_at = -TIDY_EVERY_SECONDS
+
+
+def tidy_connections() -> None:
+    """Django's connection policy (close_old_connections: drop a connection that is past
+    CONN_MAX_AGE or broke) at most once a second per worker process, not around every
+    delivery: each call makes the next query check the connection first (CONN_HEALTH_CHECKS,
+    a `SELECT 1` round trip), which was 9 % of a PostgreSQL consumer's time in the flip test.
+    A delivery that fails closes what broke at once (the task's except clause)."""
+    from django.db import close_old_connections
+
+    global _tidied_at
+    now = time.monotonic()
+    if now - _tidied_at >= TIDY_EVERY_SECONDS:
+        _tidied_at = now
+        close_old_connections()
