@@ -207,3 +207,21 @@ def test_a_redelivery_of_an_applied_event_wakes_what_waits_for_it(events):
     outcomes = consume_delivery([first.to_dict()], app=events.app, redelivered=True)
     assert [r.outcome for r in outcomes] == ["duplicate"]
     assert effects("WOKE") == [1, 2]
+
+
+def test_a_worker_looks_at_its_database_connection_at_most_once_a_second(monkeypatch):
+    """Each look makes the next query a health check (a round trip on PostgreSQL): once a
+    second, not around every delivery."""
+    import django.db
+
+    from messaging import celeryapp
+
+    looks = []
+    monkeypatch.setattr(django.db, "close_old_connections", lambda: looks.append(1))
+    monkeypatch.setattr(celeryapp, "_tidied_at", -celeryapp.TIDY_EVERY_SECONDS)
+    for _ in range(20):
+        celeryapp.tidy_connections()
+    assert len(looks) == 1
+    monkeypatch.setattr(celeryapp, "_tidied_at", celeryapp._tidied_at - 1.01)
+    celeryapp.tidy_connections()
+    assert len(looks) == 2
