@@ -28,7 +28,6 @@ from proxy.routing import SAFE_METHODS
 from proxy.shadow import Shadow
 from routetable import (
     BadRecord,
-    Mode,
     RestoreRefused,
     RouteState,
     RouteTable,
@@ -234,12 +233,7 @@ class Admin:
         route = self._find(request)
         try:
             data = await request.json()
-            state = RouteState.parse(str(data["state"]))
-            if state.mode is Mode.CANARY and state.percent == 0:
-                raise ValueError(
-                    "canary 0 would serve no reads from the service but send it every write: "
-                    "use shadow (writes stay on the monolith) or canary 1..100"
-                )
+            state = RouteState.parse(str(data["state"])).settable()
         except (ValueError, KeyError, TypeError) as exc:
             detail = f'send {{"state": "monolith|shadow|canary N|extracted"}}: {exc}'
             return error_response(400, "bad_state", detail)
@@ -258,7 +252,7 @@ class Admin:
         except StoreDown as exc:
             return error_response(503, "store_down", str(exc), applied=False)
         except BadRecord as exc:
-            return error_response(409, "bad_store_entry", str(exc), applied=True)
+            return error_response(409, "bad_store_entry", str(exc), applied=exc.applied)
         except StoreRefused as exc:
             return error_response(409, "store_replaced", str(exc), applied=False)
         except StoreError as exc:

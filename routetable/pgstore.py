@@ -238,7 +238,13 @@ class PostgresStore(RouteStore):
         number = parse_count(version)
         if number is None:
             raise StoreError(f"the route table version in schema {self.schema} is {version!r}")
-        unknown = vet_routes(f"carve_route_state (schema {self.schema})", stored, names, recorded)
+        unknown = vet_routes(
+            f"carve_route_state (schema {self.schema})",
+            stored,
+            names,
+            recorded,
+            names_where=f"carve_route_version (schema {self.schema}, column names)",
+        )
         return Held(str(epoch or ""), number, frozenset(stored - unknown)), unknown
 
     def _run(self, operation: Callable[[psycopg.Connection], T]) -> T:

@@ -19,13 +19,15 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from routetable.states import Change, RouteState, Snapshot, parse_count
+from routetable.states import Change, RouteState, Snapshot, parse_count, shown_name
 from routetable.store import (
     DEADLINE,
     Held,
     History,
     RouteStore,
     StoreError,
+    decode_fields,
+    decode_names,
     history_of,
     names_json,
     plan_change,
@@ -52,7 +54,9 @@ class RedisStore(RouteStore):
             # A pooled connection closed meanwhile is retried once at once; a timeout is
             # not: the caller's deadline holds.
             retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
-            decode_responses=True,
+            # Bytes as stored: they are decoded in the one parse step (states.text_of), so
+            # an entry, a name or a record that is not UTF-8 is one bad item, named.
+            decode_responses=False,
         )
         self._states_key = f"{self.prefix}states"
         self._version_key = f"{self.prefix}version"
@@ -81,9 +85,10 @@ class RedisStore(RouteStore):
             raw_states, version, meta = pipe.execute()
         except redis.RedisError as exc:
             raise StoreError(f"cannot read route table from Redis: {exc}") from exc
-        current, unknown = self._current(version, meta, set(raw_states))
-        states, problems = read_entries(self._states_key, raw_states, unknown)
-        return Snapshot(current.version, states, current.epoch, problems)
+        entries, bad_names = decode_names(self._states_key, raw_states)
+        current, unknown = self._current(version, meta, set(entries))
+        states, problems = read_entries(self._states_key, entries, unknown)
+        return Snapshot(current.version, states, current.epoch, problems | bad_names)
 
     def set_state(
         self,
@@ -105,11 +110,12 @@ class RedisStore(RouteStore):
             read.hkeys(self._states_key)
             read.hget(self._states_key, route)
             read.hget(self._changes_key, change_id or "-")
-            version, meta, names, old, recorded = read.execute()
+            version, meta, raw_names, old, recorded = read.execute()
             if change_id and recorded is not None:
                 where = f"{self._changes_key} (field {change_id})"
                 changes[:] = [recorded_change(recorded, where, change_id)]
                 return
+            names, _ = decode_names(self._states_key, dict.fromkeys(raw_names))
             current, unknown = self._current(version, meta, set(names))
             change, epoch = plan_change(
                 self.url, current, old, route, state, who=who, change_id=change_id, held=held
@@ -188,10 +194,11 @@ class RedisStore(RouteStore):
             raise StoreError(f"cannot {what} Redis: {exc}") from exc
 
     def _current(
-        self, version: str | None, meta: dict[str, str], stored: set[str]
+        self, version: bytes | None, raw_meta: dict[bytes, bytes], stored: set[str]
     ) -> tuple[Held, set[str]]:
         """The generation and version the keys hold, and the unknown routes (added by
         hand, ignored); StoreError when the keys disagree."""
+        meta = decode_fields(self._meta_key, raw_meta)
         if version is None and not stored and not meta:
             return Held("", 0), set()  # empty: never written, or wiped
         fix = "restore it with `carve routes restore`"
@@ -199,8 +206,15 @@ class RedisStore(RouteStore):
         if number is None:
             raise StoreError(
                 f"the route table version key {self._version_key} is "
-                f"{'missing' if version is None else repr(version)} while {len(stored)} states "
+                f"{'missing' if version is None else repr(shown_name(version))} while "
+                f"{len(stored)} states "
                 f"are stored: {fix}"
             )
-        unknown = vet_routes(self._states_key, stored, meta.get("names"), meta.get("count"))
+        unknown = vet_routes(
+            self._states_key,
+            stored,
+            meta.get("names"),
+            meta.get("count"),
+            names_where=f"{self._meta_key} (field names)",
+        )
         return Held(meta.get("epoch", ""), number, frozenset(stored - unknown)), unknown

@@ -136,7 +136,8 @@ class RouteTable:
                     f"route table: {message} (keeping version {self.snapshot.version})",
                 )
                 self.last_error = message
-                self._failed_at, self._failure = time.monotonic(), message
+                if not isinstance(exc, BadRecord):  # a store that answers is not failing
+                    self._failed_at, self._failure = time.monotonic(), message
                 return False
             self._failed_at = None
             if self.last_error is not None and self._refused is None:

