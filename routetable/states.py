@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 import json
 import logging
 from collections.abc import Iterable, Mapping
@@ -145,6 +146,7 @@ class Change:
 
 
 BAD_ENTRY = "(unreadable entry)"
+UNKNOWN_ROUTE = "was not written by carve"  # in the problem of a route added by hand
 
 MAX_ENTRY_BYTES = 64 * 1024  # a state or a change record is under 1 KiB
 MAX_DEPTH = 32  # a state is 1 level deep, a change record 1
@@ -360,6 +362,14 @@ class Snapshot:
     def empty(self) -> bool:
         """Nothing was ever written (or everything was wiped)."""
         return self.version == 0 and not self.states and not self.problems
+
+    def digest(self) -> str:
+        """A hash of the content (the states, and which entries are unreadable; routes
+        added by hand left out): two tables at one generation and version must have the
+        same one, else one of them was written over a rolled-back store."""
+        bad = sorted(r for r, why in self.problems.items() if UNKNOWN_ROUTE not in why)
+        content = {"states": {r: str(s) for r, s in sorted(self.states.items())}, "bad": bad}
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:32]
 
     def to_json(self) -> dict[str, Any]:
         return {

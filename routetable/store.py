@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from routetable.states import (
     MONOLITH,
+    UNKNOWN_ROUTE,
     Change,
     RouteState,
     Snapshot,
@@ -80,9 +81,6 @@ class History:
 
     changes: list[Change]
     problems: list[str]
-
-
-UNKNOWN_ROUTE = "was not written by carve"
 
 
 def vet_routes(
@@ -229,7 +227,9 @@ def plan_change(
     """The change a write makes on a store at `current`, and the store's epoch after it.
 
     Refuses (StoreRefused) when the writer held another generation or a later version.
-    An empty store gets a new epoch with its first change."""
+    An empty store gets a new epoch with its first change; a state the API refuses
+    (canary 0) is a ValueError here too."""
+    state.settable()
     if held is not None and not follows(current, held):
         raise StoreRefused(refusal(url, current, held))
     if held is not None and current.epoch == held.epoch and held.routes - current.routes:

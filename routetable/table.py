@@ -80,6 +80,9 @@ class RouteTable:
         self.last_error: str | None = None  # why the store could not be read, or was refused
         self.last_ok: float | None = None  # time.monotonic() of the last good read
         self._refused: str | None = None
+        # The digest of the table adopted from the store (its content at its generation and
+        # version): the same generation and version with another content is refused.
+        self._digest: str | None = None
         self.snapshot_problem: str | None = None  # why the local snapshot was ignored
         # A table was kept on this host before (a snapshot file exists, even unreadable):
         # an empty store is then a wiped one, never a first start (see the README).
@@ -197,6 +200,8 @@ class RouteTable:
             )
         if not self.loaded and self.seen_before:
             raise StoreRefused(self._refused or self._no_table())
+        if self._refused is not None:  # never write on top of a store this table refuses
+            raise StoreRefused(f"{self._refused}; the change was not sent")
         try:
             change = self.store.set_state(
                 route, state, who=who, change_id=change_id, held=self.held()
@@ -299,6 +304,22 @@ class RouteTable:
                 )
                 self._say(logging.ERROR, f"route table: {self._refused}")
                 return False
+            digest = fresh.digest()
+            if (
+                fresh.epoch == held.epoch
+                and fresh.version == held.version
+                and self._digest is not None
+                and digest != self._digest
+            ):
+                self._refused = (
+                    f"the route store {self.store.url} holds other content at generation "
+                    f"{held.epoch or 'unnamed'}, version {held.version} than this table held: "
+                    "it was rolled back (a backup restored) and written over, or edited by "
+                    "hand without a version bump; kept the last good table and refuse changes; "
+                    "write the right table back with `carve routes restore`"
+                )
+                self._say(logging.ERROR, f"route table: {self._refused}")
+                return False
             if fresh.epoch != held.epoch:
                 log.warning(
                     "route table: the store is a new generation %s at version %s (was %s at %s)",
@@ -324,6 +345,7 @@ class RouteTable:
         self._refused = None
         newer = fresh.version != held.version or fresh.epoch != held.epoch or not self.loaded
         self.snapshot = Snapshot(fresh.version, states, fresh.epoch, fresh.problems)
+        self._digest = fresh.digest()
         was = self.source
         self.source = "store"
         if newer or was != "store":
@@ -363,6 +385,8 @@ class RouteTable:
             self._ignore_local(path, str(exc))
             return
         self.snapshot = snapshot
+        digest = data.get("digest")
+        self._digest = digest if isinstance(digest, str) else None
         self.source = "disk"
         log.info(
             "route table: starting from the local snapshot %s (version %s, saved %s)",
@@ -388,6 +412,7 @@ class RouteTable:
             "store": self.store.url,
             "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             **self.snapshot.to_json(),
+            "digest": self._digest,
         }
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

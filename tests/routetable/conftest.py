@@ -67,6 +67,10 @@ class Backend:
         """Delete every state and keep the version (a TRUNCATE of the state table)."""
         raise NotImplementedError
 
+    def set_version(self, version: int) -> None:
+        """Set the version as it is, as a backup restored over the store would."""
+        raise NotImplementedError
+
     def bytes_entry(self, route: str | bytes, data: bytes) -> None:
         """Store bytes that are not UTF-8 as `route`'s entry (or name) and bump the version,
         as `printf '\\xff\\xfe' | redis-cli -x hset ...states r2` does."""
@@ -152,6 +156,9 @@ class FileBackend(Backend):
     def drop_states(self) -> None:
         self._edit(lambda document: document.update(routes={}))
 
+    def set_version(self, version: int) -> None:
+        self._edit(lambda document: document.update(version=version))
+
     def bytes_entry(self, route: str | bytes, data: bytes) -> None:
         document = json.loads(self.path.read_text())
         document["version"] += 1
@@ -225,8 +232,11 @@ class RedisBackend(ProxiedBackend):
     def drop_states(self) -> None:
         self.client.delete(f"{self.prefix}states")
 
+    def set_version(self, version: int) -> None:
+        self.client.set(f"{self.prefix}version", version)
+
     def bytes_entry(self, route: str | bytes, data: bytes) -> None:
-        self.client.hset(f"{self.prefix}states", route, data)  # type: ignore[arg-type]
+        self.client.hset(f"{self.prefix}states", route, data)
         self.client.incr(f"{self.prefix}version")
 
     def forget_names(self) -> None:
@@ -304,6 +314,9 @@ class PostgresBackend(ProxiedBackend):
 
     def drop_states(self) -> None:
         self._sql("TRUNCATE {s}.carve_route_state")
+
+    def set_version(self, version: int) -> None:
+        self._sql(f"UPDATE {{s}}.carve_route_version SET version = {int(version)}")
 
     def forget_names(self) -> None:  # an upgrade from a schema without these columns
         self._sql("UPDATE {s}.carve_route_version SET routes = NULL, names = NULL")

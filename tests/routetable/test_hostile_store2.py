@@ -5,15 +5,19 @@ stores it applies to (PostgreSQL cannot hold bytes that are not UTF-8 in a text)
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
-from routetable import BadRecord, StoreError
+from routetable import BadRecord, StoreError, StoreRefused
 from tests.routetable.conftest import (
     CANARY_30,
     EXTRACTED,
+    MONOLITH,
     SHADOW,
     Backend,
     Fleet,
+    table_on,
 )
 
 FILE_AND_REDIS = ["file", pytest.param("redis", marks=pytest.mark.real)]
@@ -99,3 +103,31 @@ def test_a_stored_canary_0_is_refused_like_the_api_refuses_it(
     for table in fleet.tables:
         assert table.snapshot.get("inventory") == CANARY_30  # never canary 0
         assert "canary 0" in table.snapshot.problems["inventory"]
+
+
+def test_a_version_reissued_with_other_content_is_refused_loudly(
+    backend: Backend, fleet: Fleet, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A store rolled back to a backup (version 2 again), then a process that never held
+    version 3 writes: version 3 again, with other content. Those that held the first
+    version 3 never adopt it silently, and never write on top of it."""
+    fleet.writer.set_state("payments", SHADOW, who="ci")  # version 3
+    fleet.converge(lambda t: t.snapshot.version == 3)
+    backend.raw_entry("payments", '{"mode": "extracted", "percent": 0}', bump=False)
+    backend.set_version(2)  # the backup taken at version 2
+    fleet.converge(lambda t: t.last_error is not None and "went back" in t.last_error)
+    newcomer = table_on(backend.url)  # never held version 3
+    newcomer.refresh()
+    newcomer.set_state("inventory", MONOLITH, who="newcomer")  # version 3, other content
+    fleet.converge(lambda t: t.last_error is not None and "other content" in t.last_error)
+    for table in fleet.tables:
+        assert table.snapshot.get("payments") == SHADOW  # the table it held
+        assert table.snapshot.get("inventory") == CANARY_30
+    assert any(
+        "other content" in r.getMessage() for r in caplog.records if r.levelno == logging.ERROR
+    )
+    with pytest.raises(StoreRefused, match="other content"):  # nothing written on top
+        fleet.readers[0].set_state("orders", SHADOW, who="ci")
+    fleet.readers[0].restore(who="operator", force=True)  # the operator's word
+    fleet.converge(lambda t: t.last_error is None and t.snapshot.get("payments") == SHADOW)
+    newcomer.store.close()

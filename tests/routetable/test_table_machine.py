@@ -38,7 +38,7 @@ STATES = st.sampled_from(ROUTES).flatmap(
         st.just(route),
         st.one_of(
             st.sampled_from([RouteState(m) for m in Mode if m is not Mode.CANARY]),
-            st.integers(0, 100).map(lambda p: RouteState(Mode.CANARY, p)),
+            st.integers(1, 100).map(lambda p: RouteState(Mode.CANARY, p)),  # no canary 0
         ),
     )
 )
