@@ -11,6 +11,7 @@ table is also kept on local disk and a reader starts from it while the store is 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -45,6 +46,12 @@ MAX_SNAPSHOT_BYTES = 16 << 20
 _TABLES: weakref.WeakSet[RouteTable] = weakref.WeakSet()
 
 
+def _checksum(document: Mapping[str, Any]) -> str:
+    """The checksum a kept snapshot carries: of every field but itself and `saved_at`."""
+    content = {k: v for k, v in document.items() if k not in ("checksum", "saved_at")}
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
 def _reset_after_fork() -> None:
     for table in list(_TABLES):
         table._after_fork()
@@ -69,12 +76,12 @@ class RouteTable:
         *,
         max_age: float = 0.25,
         wait: float = 0.05,
-        snapshot_path: Path | None = None,
+        snapshot_path: Path | str | None = None,
     ) -> None:
         self.store = store
         self.max_age = max_age
         self.wait = wait
-        self.snapshot_path = snapshot_path
+        self.snapshot_path = None if snapshot_path is None else Path(snapshot_path)
         self.snapshot = Snapshot()
         self.source = "none"  # where the snapshot came from: none, disk or store
         self.last_error: str | None = None  # why the store could not be read, or was refused
@@ -96,8 +103,8 @@ class RouteTable:
         self._background_lock = threading.Lock()
         self._said: set[str] = set()
         _TABLES.add(self)
-        if snapshot_path is not None:
-            self._load_local(snapshot_path)
+        if self.snapshot_path is not None:
+            self._load_local(self.snapshot_path)
 
     def _after_fork(self) -> None:
         """In a forked child: a lock a thread of the parent held would never be released."""
@@ -281,7 +288,28 @@ class RouteTable:
             self._refused = self._no_table()  # a wiped store after a first start: never defaults
             self._say(logging.ERROR, f"route table: {self._refused}")
             return False
-        if self.loaded and not held.empty:
+        if self.source == "disk" and not held.empty and not fresh.empty:
+            # The local snapshot is only a fallback while the store cannot be read: this
+            # process never saw its version in this run, so a readable store that does not
+            # follow it is a LOCAL problem (a corrupt or foreign snapshot), never the store's.
+            # (An empty store stays refused below: a wiped one is never adopted.)
+            found = Held(fresh.epoch, fresh.version)
+            if not follows(found, Held(held.epoch, held.version)) or (
+                found == Held(held.epoch, held.version)
+                and self._digest is not None
+                and fresh.digest() != self._digest
+            ):
+                self.snapshot_problem = (
+                    f"the local snapshot {self.snapshot_path} holds generation "
+                    f"{held.epoch or 'unnamed'} at version {held.version}, which this process "
+                    f"never saw in the store {self.store.url} (generation "
+                    f"{fresh.epoch or 'unnamed'} at version {fresh.version}): the store's table "
+                    "is used and the snapshot replaced. If the store was rolled back, restore "
+                    "it from a proxy that served the later version from the store"
+                )
+                self._say(logging.ERROR, f"route table: {self.snapshot_problem}")
+                held = Snapshot()  # nothing held: the store's table is adopted whole
+        elif self.loaded and not held.empty:
             if not follows(Held(fresh.epoch, fresh.version), Held(held.epoch, held.version)):
                 self._refused = refusal(
                     self.store.url,
@@ -379,6 +407,11 @@ class RouteTable:
                 log.warning("route table: ignoring %s, it is a snapshot of another store", path)
                 return
             self.seen_before = True
+            if data.get("checksum") != _checksum(data):
+                raise Unreadable(
+                    "its checksum does not match its content (edited or damaged; a snapshot "
+                    "written by an older carve has none)"
+                )
             snapshot = Snapshot.from_json(data)
         except Unreadable as exc:
             self.seen_before = True
@@ -414,6 +447,7 @@ class RouteTable:
             **self.snapshot.to_json(),
             "digest": self._digest,
         }
+        document["checksum"] = _checksum(document)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)

@@ -386,7 +386,7 @@ class Fleet:
             assert table.snapshot.get("inventory") == CANARY_30
 
 
-def table_on(url: str, snapshot_path: Path | None = None) -> RouteTable:
+def table_on(url: str, snapshot_path: Path | str | None = None) -> RouteTable:
     return RouteTable(open_store(url, timeout=TIMEOUT), snapshot_path=snapshot_path)
 
 

@@ -5,11 +5,14 @@ stores it applies to (PostgreSQL cannot hold bytes that are not UTF-8 in a text)
 
 from __future__ import annotations
 
+import json
 import logging
+from pathlib import Path
 
 import pytest
 
 from routetable import BadRecord, StoreError, StoreRefused
+from routetable import table as table_module
 from tests.routetable.conftest import (
     CANARY_30,
     EXTRACTED,
@@ -131,3 +134,37 @@ def test_a_version_reissued_with_other_content_is_refused_loudly(
     fleet.readers[0].restore(who="operator", force=True)  # the operator's word
     fleet.converge(lambda t: t.last_error is None and t.snapshot.get("payments") == SHADOW)
     newcomer.store.close()
+
+
+@pytest.mark.parametrize("checksum", ["recomputed", "stale"])
+def test_a_corrupt_local_snapshot_never_overrides_a_readable_store(
+    backend: Backend, fleet: Fleet, tmp_path: Path, checksum: str
+) -> None:
+    """A snapshot whose version was raised by 300 and a route changed: with its checksum
+    stale it is ignored and reported at once; with a matching one (parseable, plausible)
+    it is only a fallback: the readable store's table wins, the snapshot is the problem."""
+    path = tmp_path / "snapshot.json"
+    first = table_on(backend.url, snapshot_path=str(path))  # a str path is taken
+    first.refresh()
+    first.store.close()
+    document = json.loads(path.read_text())
+    document["version"] += 300
+    document["states"]["payments"] = {"mode": "monolith", "percent": 0}
+    if checksum == "recomputed":
+        document["checksum"] = table_module._checksum(document)
+    path.write_text(json.dumps(document))
+    started = table_on(backend.url, snapshot_path=path)
+    if checksum == "stale":
+        assert not started.loaded and "checksum" in str(started.snapshot_problem)
+    else:
+        assert started.source == "disk" and started.snapshot.get("payments") == MONOLITH
+    started.refresh()
+    assert started.source == "store" and started.last_error is None  # the store is not blamed
+    fleet.assert_serving_last_good()
+    assert started.snapshot.get("payments") == EXTRACTED
+    assert started.snapshot.version == 2
+    if checksum == "recomputed":
+        assert "never saw" in str(started.snapshot_problem)
+    assert started.plan_restore().noop  # nothing to spread
+    assert json.loads(path.read_text())["version"] == 2  # the snapshot is replaced
+    started.store.close()
