@@ -168,3 +168,30 @@ def test_a_corrupt_local_snapshot_never_overrides_a_readable_store(
     assert started.plan_restore().noop  # nothing to spread
     assert json.loads(path.read_text())["version"] == 2  # the snapshot is replaced
     started.store.close()
+
+
+@pytest.mark.parametrize("backend", REDIS, indirect=True)
+@pytest.mark.parametrize("key", ["history", "changes", "meta", "states"])
+def test_a_redis_key_of_the_wrong_type_refuses_the_write_whole_and_names_it(
+    backend: Backend, fleet: Fleet, key: str
+) -> None:
+    """`HSET history a b`: a WRONGTYPE inside MULTI/EXEC rolls nothing back, so the write
+    would commit without its history item; it is refused before, naming the key."""
+    name = f"{backend.prefix}{key}"  # type: ignore[attr-defined]
+    client = backend.client  # type: ignore[attr-defined]
+    client.delete(name)
+    if key == "history":
+        client.hset(name, "a", "b")
+    else:
+        client.rpush(name, "a")
+    with pytest.raises(BadRecord, match=rf"{name} is a .*edited by hand") as refused:
+        fleet.writer.set_state("payments", SHADOW, who="ci")
+    assert not refused.value.applied
+    assert client.get(f"{backend.prefix}version") == "2"  # type: ignore[attr-defined]
+    fleet.writer.refresh()
+    if key in ("meta", "states"):  # the table itself: readers name the key, keep the table
+        fleet.converge(lambda t: t.last_error is not None and name in t.last_error)
+    fleet.assert_serving_last_good()
+    if key == "history":
+        with pytest.raises(BadRecord, match=name):
+            fleet.writer.store.history_report()
