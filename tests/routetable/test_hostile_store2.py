@@ -195,3 +195,21 @@ def test_a_redis_key_of_the_wrong_type_refuses_the_write_whole_and_names_it(
     if key == "history":
         with pytest.raises(BadRecord, match=name):
             fleet.writer.store.history_report()
+
+
+@pytest.mark.parametrize(
+    "backend", [pytest.param("postgres", marks=pytest.mark.real)], indirect=True
+)
+def test_a_huge_postgresql_row_is_a_bad_entry_never_read_whole(
+    backend: Backend, fleet: Fleet
+) -> None:
+    huge = '{"mode": "canary", "percent": 30, "pad": "' + "x" * 200_000 + '"}'
+    backend.raw_entry("inventory", huge)
+    fleet.writer.set_state("payments", SHADOW, who="ci")  # not frozen
+    fleet.converge(lambda t: t.snapshot.get("payments") == SHADOW and t.last_error is None)
+    for table in fleet.tables:
+        assert table.snapshot.get("inventory") == CANARY_30
+        problem = table.snapshot.problems["inventory"]
+        assert "carve_route_state" in problem and "larger than" in problem
+    change = fleet.writer.set_state("inventory", SHADOW, who="ci")
+    assert change.before is None  # its previous entry was unreadable, not "monolith"
