@@ -219,6 +219,8 @@ class Admin:
             history = await loop.run_in_executor(
                 None, self.table.store.history_report, route.name, 20
             )
+        except BadRecord as exc:  # the store answered: a key edited by hand, named
+            return error_response(409, "bad_store_entry", str(exc))
         except StoreError as exc:
             return error_response(503, "store_unavailable", str(exc))
         return web.json_response(
@@ -328,6 +330,8 @@ class Admin:
         loop = asyncio.get_running_loop()
         try:
             found = await loop.run_in_executor(None, self.table.store.history_report, route, limit)
+        except BadRecord as exc:  # the store answered: a key edited by hand, named
+            return error_response(409, "bad_store_entry", str(exc))
         except StoreError as exc:
             return error_response(503, "store_unavailable", str(exc))
         return web.json_response(
