@@ -28,6 +28,7 @@ from proxy.routing import SAFE_METHODS
 from proxy.shadow import Shadow
 from routetable import (
     BadRecord,
+    ChangeIdReused,
     RestoreRefused,
     RouteState,
     RouteTable,
@@ -255,6 +256,8 @@ class Admin:
             return error_response(503, "store_down", str(exc), applied=False)
         except BadRecord as exc:
             return error_response(409, "bad_store_entry", str(exc), applied=exc.applied)
+        except ChangeIdReused as exc:
+            return error_response(409, "change_id_reused", str(exc), applied=False)
         except StoreRefused as exc:
             return error_response(409, "store_replaced", str(exc), applied=False)
         except StoreError as exc:

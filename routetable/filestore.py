@@ -34,6 +34,7 @@ from routetable.store import (
     plan_change,
     read_entries,
     recorded_change,
+    replayed,
     restore_plan,
     vet_routes,
 )
@@ -78,7 +79,7 @@ class FileStore(RouteStore):
             document = self._read()
             recorded = self._find(document, change_id)
             if recorded is not None:
-                return recorded
+                return replayed(recorded, route, state)
             current, unknown = self._current(document)
             routes = document.setdefault("routes", {})
             change, epoch = plan_change(

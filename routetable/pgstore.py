@@ -36,6 +36,7 @@ from routetable.store import (
     plan_change,
     read_entries,
     recorded_change,
+    replayed,
     restore_plan,
     vet_routes,
 )
@@ -138,7 +139,7 @@ class PostgresStore(RouteStore):
                 current, unknown = self._lock_version(conn)
                 recorded = self._find(conn, change_id)
                 if recorded is not None:
-                    return recorded
+                    return replayed(recorded, route, state)
                 row = conn.execute(self._q["state_of"], (route,)).fetchone()
                 change, epoch = plan_change(
                     self.url,

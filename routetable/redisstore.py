@@ -35,6 +35,7 @@ from routetable.store import (
     plan_change,
     read_entries,
     recorded_change,
+    replayed,
     restore_plan,
     vet_routes,
 )
@@ -138,7 +139,7 @@ class RedisStore(RouteStore):
             )
             if change_id and recorded is not None:
                 where = f"{self._changes_key} (field {change_id})"
-                changes[:] = [recorded_change(recorded, where, change_id)]
+                changes[:] = [replayed(recorded_change(recorded, where, change_id), route, state)]
                 return
             names, _ = decode_names(self._states_key, dict.fromkeys(raw_names))
             current, unknown = self._current(version, meta, set(names))

@@ -65,6 +65,23 @@ class StoreRefused(StoreError):
     older): nothing was written; the message says how to restore it."""
 
 
+class ChangeIdReused(StoreRefused):
+    """A change id already recorded for another change (another route or state): nothing
+    was written; the message names both."""
+
+
+def replayed(recorded: Change, route: str, state: RouteState) -> Change:
+    """The recorded change a retry with its change id gets back: the same change, or
+    ChangeIdReused when the id was recorded for another one (nothing is applied)."""
+    if recorded.route != route or recorded.after != state:
+        raise ChangeIdReused(
+            f"change id {recorded.id} is already recorded for another change ({recorded.route} "
+            f"-> {recorded.after} by {recorded.who} at version {recorded.version}), not "
+            f"{route} -> {state}: nothing was written; use a new change id"
+        )
+    return recorded
+
+
 @dataclass(frozen=True, slots=True)
 class Held:
     """The generation and version a writer last saw (and the routes it held): a write goes

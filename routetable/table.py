@@ -207,8 +207,10 @@ class RouteTable:
             )
         if not self.loaded and self.seen_before:
             raise StoreRefused(self._refused or self._no_table())
-        if self._refused is not None:  # never write on top of a store this table refuses
-            raise StoreRefused(f"{self._refused}; the change was not sent")
+        if self._refused is not None:  # never write on top of a store this table refuses,
+            self.refresh(wait=DEADLINE)  # unless it was restored meanwhile
+            if self._refused is not None:
+                raise StoreRefused(f"{self._refused}; the change was not sent")
         try:
             change = self.store.set_state(
                 route, state, who=who, change_id=change_id, held=self.held()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from routetable import BadRecord, StoreError, StoreRefused
+from routetable import BadRecord, ChangeIdReused, StoreError, StoreRefused
 from routetable import table as table_module
 from tests.routetable.conftest import (
     CANARY_30,
@@ -213,3 +213,16 @@ def test_a_huge_postgresql_row_is_a_bad_entry_never_read_whole(
         assert "carve_route_state" in problem and "larger than" in problem
     change = fleet.writer.set_state("inventory", SHADOW, who="ci")
     assert change.before is None  # its previous entry was unreadable, not "monolith"
+
+
+def test_a_change_id_reused_for_another_change_is_refused_naming_both(
+    backend: Backend, fleet: Fleet
+) -> None:
+    first = fleet.writer.set_state("payments", SHADOW, who="ci", change_id="cid-1")
+    again = fleet.readers[0].set_state("payments", SHADOW, who="ci", change_id="cid-1")
+    assert again == first  # a retry of the same change: the recorded one, applied once
+    for route, state in (("inventory", MONOLITH), ("payments", EXTRACTED)):
+        with pytest.raises(ChangeIdReused, match=r"cid-1 is already recorded.*payments -> shadow"):
+            fleet.writer.set_state(route, state, who="ci", change_id="cid-1")
+    assert fleet.writer.store.load().version == 3  # nothing applied
+    fleet.writer.set_state("inventory", MONOLITH, who="ci")  # the breaker was not tripped
