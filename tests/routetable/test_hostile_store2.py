@@ -122,6 +122,7 @@ def test_a_version_reissued_with_other_content_is_refused_loudly(
     newcomer = table_on(backend.url)  # never held version 3
     newcomer.refresh()
     newcomer.set_state("inventory", MONOLITH, who="newcomer")  # version 3, other content
+    newcomer.store.close()
     fleet.converge(lambda t: t.last_error is not None and "other content" in t.last_error)
     for table in fleet.tables:
         assert table.snapshot.get("payments") == SHADOW  # the table it held
@@ -133,7 +134,6 @@ def test_a_version_reissued_with_other_content_is_refused_loudly(
         fleet.readers[0].set_state("orders", SHADOW, who="ci")
     fleet.readers[0].restore(who="operator", force=True)  # the operator's word
     fleet.converge(lambda t: t.last_error is None and t.snapshot.get("payments") == SHADOW)
-    newcomer.store.close()
 
 
 @pytest.mark.parametrize("checksum", ["recomputed", "stale"])
