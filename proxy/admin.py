@@ -28,7 +28,7 @@ from proxy.routing import SAFE_METHODS
 from proxy.shadow import Shadow
 from routetable import (
     BadRecord,
-    Mode,
+    ChangeIdReused,
     RestoreRefused,
     RouteState,
     RouteTable,
@@ -220,6 +220,8 @@ class Admin:
             history = await loop.run_in_executor(
                 None, self.table.store.history_report, route.name, 20
             )
+        except BadRecord as exc:  # the store answered: a key edited by hand, named
+            return error_response(409, "bad_store_entry", str(exc))
         except StoreError as exc:
             return error_response(503, "store_unavailable", str(exc))
         return web.json_response(
@@ -234,12 +236,7 @@ class Admin:
         route = self._find(request)
         try:
             data = await request.json()
-            state = RouteState.parse(str(data["state"]))
-            if state.mode is Mode.CANARY and state.percent == 0:
-                raise ValueError(
-                    "canary 0 would serve no reads from the service but send it every write: "
-                    "use shadow (writes stay on the monolith) or canary 1..100"
-                )
+            state = RouteState.parse(str(data["state"])).settable()
         except (ValueError, KeyError, TypeError) as exc:
             detail = f'send {{"state": "monolith|shadow|canary N|extracted"}}: {exc}'
             return error_response(400, "bad_state", detail)
@@ -258,7 +255,9 @@ class Admin:
         except StoreDown as exc:
             return error_response(503, "store_down", str(exc), applied=False)
         except BadRecord as exc:
-            return error_response(409, "bad_store_entry", str(exc), applied=True)
+            return error_response(409, "bad_store_entry", str(exc), applied=exc.applied)
+        except ChangeIdReused as exc:
+            return error_response(409, "change_id_reused", str(exc), applied=False)
         except StoreRefused as exc:
             return error_response(409, "store_replaced", str(exc), applied=False)
         except StoreError as exc:
@@ -334,6 +333,8 @@ class Admin:
         loop = asyncio.get_running_loop()
         try:
             found = await loop.run_in_executor(None, self.table.store.history_report, route, limit)
+        except BadRecord as exc:  # the store answered: a key edited by hand, named
+            return error_response(409, "bad_store_entry", str(exc))
         except StoreError as exc:
             return error_response(503, "store_unavailable", str(exc))
         return web.json_response(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -84,9 +85,13 @@ class AdminClient:
             ) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
+            # refused or unresolvable: no connection, so nothing was sent (not applied);
+            # any other failure may have come after the request was sent
+            unsent = isinstance(reason, ConnectionRefusedError | socket.gaierror)
             raise AdminError(
                 f"cannot reach the proxy at {self.url} ({reason}): is `carve proxy` running? "
-                "Point at it with --url or CARVE_PROXY_URL."
+                "Point at it with --url or CARVE_PROXY_URL.",
+                body={"applied": False} if unsent else None,
             ) from None
 
     @staticmethod

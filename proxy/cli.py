@@ -257,7 +257,7 @@ def restore(out: Output, as_json: bool, dry_run: bool, force: bool, seed: bool) 
     the table the proxy serves becomes the store's new generation, at a version above
     every one seen, and every proxy adopts it. It shows the routes whose side changes;
     it writes nothing when the store already holds this table, and refuses to undo newer
-    changes without --force."""
+    changes, or to discard the committed changes of another generation, without --force."""
     try:
         data = out.client.post("/restore", {"dry_run": dry_run, "force": force, "seed": seed})
     except AdminError as exc:

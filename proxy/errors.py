@@ -25,9 +25,17 @@ def error_body(status: int, code: str, detail: str, **extra: Any) -> bytes:
 
 
 def error_response(
-    status: int, code: str, detail: str, rid: str | None = None, **extra: Any
+    status: int,
+    code: str,
+    detail: str,
+    rid: str | None = None,
+    *,
+    retry_after: int | None = None,
+    **extra: Any,
 ) -> web.Response:
     headers = {"X-Request-ID": rid} if rid else {}
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
     return web.Response(
         status=status,
         body=error_body(status, code, detail, **extra),

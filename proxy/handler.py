@@ -48,6 +48,13 @@ MONOLITH = RouteState()
 HTTP1 = frozenset({aiohttp.HttpVersion10, aiohttp.HttpVersion11})
 
 
+NO_TABLE = (
+    "this proxy holds no route table (the store cannot be used and there is no good local "
+    "snapshot; see /readyz): no side was chosen for this route; retry shortly"
+)
+NO_TABLE_RETRY = 5  # seconds, in Retry-After
+
+
 class Routed(NamedTuple):
     """A request's routing, before anything is sent: also what `explain` reports."""
 
@@ -185,12 +192,16 @@ class ProxyHandler:
         start, rid, routed = self._begin(request)
         if isinstance(routed, BadPath):
             return reply.error(400, "bad_request", str(routed), rid)
+        if self._no_table(request, routed, rid, start):
+            return reply.error(503, "no_route_table", NO_TABLE, rid, retry_after=NO_TABLE_RETRY)
         return self._forward(request, routed, self._headers(request, rid), rid, reply, start)
 
     async def _websocket_request(self, request: web.Request) -> web.StreamResponse:
         start, rid, routed = self._begin(request)
         if isinstance(routed, BadPath):
             return error_response(400, "bad_request", str(routed), rid)
+        if self._no_table(request, routed, rid, start):
+            return error_response(503, "no_route_table", NO_TABLE, rid, retry_after=NO_TABLE_RETRY)
         decision = routed.decision
         headers = self._headers(request, rid)
         status, outcome = 0, "aborted"
@@ -218,6 +229,16 @@ class ProxyHandler:
             self._done(request, rid, start, 400, "-", "-", "bad_request", str(exc))
             return start, rid, exc
         return start, rid, routed
+
+    def _no_table(self, request: Incoming, routed: Routed, rid: str, start: float) -> bool:
+        """Whether a request on a route must be refused: no route table is in force (the
+        store unusable and no good local snapshot), so no side was chosen for it: never
+        the configured default. (A first start on an empty store holds a table: it routes.)
+        Counted and logged here."""
+        if routed.route is None or self.table.loaded:
+            return False
+        self._done(request, rid, start, 503, routed.route.name, "-", "no_route_table", NO_TABLE)
+        return True
 
     def _headers(self, request: Incoming, rid: str) -> CIMultiDict[str]:
         return upstream_request_headers(

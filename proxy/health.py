@@ -24,6 +24,7 @@ class Health:
         self.metrics = metrics
         self.handler = handler
         self.draining = False
+        metrics.add_sampler(self.sample)
 
     def setup(self, app: web.Application) -> None:
         app.router.add_get("/healthz", self.healthz)
@@ -65,11 +66,14 @@ class Health:
             }
         )
 
-    async def metrics_page(self, request: web.Request) -> web.Response:
+    def sample(self) -> None:
+        """Set this process's gauges (run by Metrics at every flush, in every worker)."""
         age = self.table.age()
         self.metrics.table_stale.set(-1 if age is None else age)
         self.metrics.table_version.set(self.table.snapshot.version)
         for name, upstream in self.handler.upstreams.items():
             is_open = upstream.breaker.state is BreakerState.OPEN
             self.metrics.breaker_open.labels(name).set(1 if is_open else 0)
+
+    async def metrics_page(self, request: web.Request) -> web.Response:
         return web.Response(body=self.metrics.render(), content_type="text/plain")

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import os
 from bisect import bisect_left
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiohttp import web
@@ -57,13 +57,13 @@ class Metrics:
             "carve_proxy_route_table_stale_seconds",
             "Seconds since the route store was last read well (-1: never)",
             registry=r,
-            multiprocess_mode="max",
+            multiprocess_mode="livemax",
         )
         self.table_version = Gauge(
             "carve_proxy_route_table_version",
-            "The route table version this process serves",
+            "The route table version this process serves (the lowest of the live workers)",
             registry=r,
-            multiprocess_mode="min",
+            multiprocess_mode="livemin",
         )
         self.breaker_open = Gauge(
             "carve_proxy_breaker_open",
@@ -74,6 +74,13 @@ class Metrics:
         )
         # (route, backend, outcome) -> [requests, seconds, per-bucket counts]; see observe()
         self._tally: dict[tuple[str, str, str], list[Any]] = {}
+        # Set this process's gauges: run at every flush, so each worker exports its own
+        # true values whichever worker answers a scrape (not only the one that answered).
+        self._samplers: list[Callable[[], None]] = []
+
+    def add_sampler(self, sample: Callable[[], None]) -> None:
+        """Run `sample` (it sets gauges) before every flush of this process's figures."""
+        self._samplers.append(sample)
 
     def setup(self, app: web.Application) -> None:
         app.cleanup_ctx.append(self._flushing)
@@ -106,6 +113,8 @@ class Metrics:
     def flush(self) -> None:
         """Hand the tallied requests to prometheus_client (every FLUSH_SECONDS, and before
         this process's figures are read)."""
+        for sample in self._samplers:
+            sample()
         tallies, self._tally = self._tally, {}
         for (route, backend, outcome), (count, total, buckets) in tallies.items():
             self.requests.labels(route, backend, outcome).inc(count)

@@ -48,11 +48,20 @@ class Reply:
     async def finish(self) -> None:
         raise NotImplementedError
 
-    async def error(self, status: int, code: str, detail: str, rid: str | None = None) -> None:
+    async def error(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        rid: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
         """The proxy's own JSON error answer (proxy/errors.py)."""
         headers = CIMultiDict({"Content-Type": CONTENT_TYPE})
         if rid:
             headers["X-Request-ID"] = rid
+        if retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
         await self.send(status, None, headers, error_body(status, code, detail))
 
 

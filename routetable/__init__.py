@@ -14,6 +14,7 @@ from routetable.restoring import RestorePlan, RestoreRefused
 from routetable.states import Change, Mode, RouteState, Snapshot
 from routetable.store import (
     BadRecord,
+    ChangeIdReused,
     RouteStore,
     StoreDown,
     StoreError,
@@ -23,6 +24,7 @@ from routetable.store import (
 from routetable.table import RouteTable
 
 __all__ = [
+    "ChangeIdReused",
     "BadRecord",
     "Change",
     "Mode",

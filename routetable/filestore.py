@@ -21,17 +21,20 @@ from collections.abc import Hashable, Iterator
 from pathlib import Path
 from typing import Any
 
-from routetable.states import Change, RouteState, Snapshot, Unreadable, decode_json
+from routetable.states import Change, RouteState, Snapshot, Unreadable, decode_json, text_of
 from routetable.store import (
     DEADLINE,
+    BadRecord,
     Held,
     History,
     RouteStore,
     StoreError,
+    decode_names,
     history_of,
     plan_change,
     read_entries,
     recorded_change,
+    replayed,
     restore_plan,
     vet_routes,
 )
@@ -59,8 +62,9 @@ class FileStore(RouteStore):
     def load(self) -> Snapshot:
         document = self._read()
         current, unknown = self._current(document)
-        states, problems = read_entries(str(self.path), document.get("routes", {}), unknown)
-        return Snapshot(current.version, states, current.epoch, problems)
+        entries, bad_names = decode_names(str(self.path), document.get("routes", {}))
+        states, problems = read_entries(str(self.path), entries, unknown)
+        return Snapshot(current.version, states, current.epoch, problems | bad_names)
 
     def set_state(
         self,
@@ -75,7 +79,7 @@ class FileStore(RouteStore):
             document = self._read()
             recorded = self._find(document, change_id)
             if recorded is not None:
-                return recorded
+                return replayed(recorded, route, state)
             current, unknown = self._current(document)
             routes = document.setdefault("routes", {})
             change, epoch = plan_change(
@@ -91,7 +95,7 @@ class FileStore(RouteStore):
             routes[route] = state.to_json()
             document["version"] = change.version
             document["epoch"] = epoch
-            document["names"] = sorted((set(routes) - unknown) | {route})
+            document["names"] = sorted(current.routes | {route})
             document.setdefault("history", []).append(change.to_json())
             self._write(document)
         return change
@@ -142,16 +146,21 @@ class FileStore(RouteStore):
             or not isinstance(routes, dict)
             or not isinstance(epoch, str)
         ):
-            raise StoreError(
+            raise BadRecord(
                 f"route table {self.path} has no valid version, epoch or routes "
                 f"(version {str(version)[:40]!r}): it was edited by hand; fix it or restore "
                 "it with `carve routes restore`"
             )
+        try:
+            text_of(epoch, f"the epoch of {self.path}")
+        except Unreadable as exc:
+            raise BadRecord(f"{exc}: edited by hand? restore it with `carve routes restore`")
         names = document.get("names")
+        stored = set(decode_names(str(self.path), routes)[0])
         unknown = vet_routes(
-            str(self.path), set(routes), None if names is None else json.dumps(names), None
+            str(self.path), stored, None if names is None else json.dumps(names), None
         )
-        return Held(epoch, version, frozenset(set(routes) - unknown)), unknown
+        return Held(epoch, version, frozenset(stored - unknown)), unknown
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -188,8 +197,14 @@ class FileStore(RouteStore):
             # No depth scan of the whole document (the refresh path): entries and records
             # are checked one by one; nesting past json.loads' limit is a RecursionError,
             # which decode_json turns into Unreadable.
+            # Bytes that are not UTF-8 stay in the texts they belong to (surrogateescape):
+            # that entry, name or record is the one bad item, not the whole document.
             document = decode_json(
-                text, max_bytes=MAX_DOCUMENT_BYTES, max_depth=None, constants=True
+                text.decode("utf-8", "surrogateescape"),
+                max_bytes=MAX_DOCUMENT_BYTES,
+                max_depth=None,
+                constants=True,
+                utf8=False,
             )
         except FileNotFoundError:
             return {}

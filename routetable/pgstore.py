@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from routetable.states import Change, RouteState, Snapshot, parse_count
+from routetable.states import MAX_ENTRY_BYTES, Change, RouteState, Snapshot, parse_count
 from routetable.store import (
     DEADLINE,
     Held,
@@ -36,6 +36,7 @@ from routetable.store import (
     plan_change,
     read_entries,
     recorded_change,
+    replayed,
     restore_plan,
     vet_routes,
 )
@@ -110,7 +111,16 @@ class PostgresStore(RouteStore):
                 rows = conn.execute(self._q["states"]).fetchall()
             raw: dict[str, Any] = dict(rows)
             current, unknown = self._current(row, set(raw))
-            states, problems = read_entries("carve_route_state", raw, unknown)
+            oversized = {route for route, text in rows if text is None}  # state is NOT NULL
+            entries = {r: t for r, t in raw.items() if r not in oversized}
+            where = f"carve_route_state (schema {self.schema})"
+            states, problems = read_entries(where, entries, unknown)
+            for route in sorted(oversized - unknown):
+                problems[route] = (
+                    f"the row of route {route!r} in {where} is larger than {MAX_ENTRY_BYTES} "
+                    "bytes (not read): a state is under 1 KiB; write "
+                    '{"mode": "monolith|shadow|canary|extracted", "percent": 0..100}'
+                )
             return Snapshot(current.version, states, current.epoch, problems)
 
         return self._run(read)
@@ -129,12 +139,12 @@ class PostgresStore(RouteStore):
                 current, unknown = self._lock_version(conn)
                 recorded = self._find(conn, change_id)
                 if recorded is not None:
-                    return recorded
+                    return replayed(recorded, route, state)
                 row = conn.execute(self._q["state_of"], (route,)).fetchone()
                 change, epoch = plan_change(
                     self.url,
                     current,
-                    row[0] if row else None,
+                    ("" if row[0] is None else row[0]) if row else None,  # "": unreadable
                     route,
                     state,
                     who=who,
@@ -238,7 +248,13 @@ class PostgresStore(RouteStore):
         number = parse_count(version)
         if number is None:
             raise StoreError(f"the route table version in schema {self.schema} is {version!r}")
-        unknown = vet_routes(f"carve_route_state (schema {self.schema})", stored, names, recorded)
+        unknown = vet_routes(
+            f"carve_route_state (schema {self.schema})",
+            stored,
+            names,
+            recorded,
+            names_where=f"carve_route_version (schema {self.schema}, column names)",
+        )
         return Held(str(epoch or ""), number, frozenset(stored - unknown)), unknown
 
     def _run(self, operation: Callable[[psycopg.Connection], T]) -> T:
@@ -315,6 +331,12 @@ _COLUMNS_DONE = (
     "(table_name = 'carve_route_change' AND column_name = 'change_id'))"
 )
 
+# the stored (compressed) size first: a huge row is never even serialised
+_CAPPED = (
+    f"CASE WHEN pg_column_size(state) > {MAX_ENTRY_BYTES} THEN NULL "
+    f"WHEN octet_length(state::text) > {MAX_ENTRY_BYTES} THEN NULL ELSE state::text END"
+)
+
 _QUERIES = {
     "ddl": SCHEMA_DDL,
     "version": (
@@ -341,9 +363,11 @@ _QUERIES = {
     ),
     # jsonb as text: our capped decoder reads it, never the driver's json.loads (a deeply
     # nested or huge-number document would raise RecursionError/OverflowError in a fetch)
-    "states": "SELECT route, state::text FROM {schema}.carve_route_state",
+    # ...and never a huge one: a row past the cap is NULL here (its size says why), so one
+    # 50 MB row never makes every load miss its deadline (a bad entry, not an outage)
+    "states": (f"SELECT route, {_CAPPED} FROM {{schema}}.carve_route_state"),
     "clear_states": "DELETE FROM {schema}.carve_route_state",
-    "state_of": "SELECT state::text FROM {schema}.carve_route_state WHERE route = %s",
+    "state_of": f"SELECT {_CAPPED} FROM {{schema}}.carve_route_state WHERE route = %s",
     "upsert": (
         "INSERT INTO {schema}.carve_route_state (route, state) VALUES (%s, %s) "
         "ON CONFLICT (route) DO UPDATE SET state = EXCLUDED.state"

@@ -49,7 +49,8 @@ class RestorePlan:
         changes = "; ".join(f"{d.route}: {d.store} -> {d.restored}" for d in self.diff[:10])
         return (
             f"the route store {self.store_was}: restoring the table held (version "
-            f"{self.table.version}) would undo newer changes ({changes or 'none of the states'})"
+            f"{self.table.version}) would undo changes it does not hold "
+            f"({changes or 'none of the states'})"
             "; nothing was written. Pass --force (the API's force: true) to write it anyway"
         )
 
@@ -85,11 +86,23 @@ def plan_restore(table: Snapshot, found: Snapshot | None, error: str | None) -> 
         and found.epoch == table.epoch
         and bool(set(table.states) - set(found.states) - set(found.problems))
     )
-    overrides = found is not None and not found.empty and found.version > table.version and not lost
+    # a non-empty store of another generation holds committed changes this table never saw
+    other_generation = found is not None and not found.empty and found.epoch != table.epoch
+    overrides = (
+        found is not None
+        and not found.empty
+        and (found.version > table.version or other_generation)
+        and not lost
+    )
     if lost:
         store_was = f"{store_was}, but lost routes this table holds"
     if same_table:
         store_was = f"is healthy and {store_was.removeprefix('holds ')}, the very table held"
+    elif overrides and other_generation:
+        store_was = (
+            f"is another generation: it {store_was}, whose committed changes a restore "
+            "would discard"
+        )
     elif overrides:
         store_was = f"is newer: it {store_was}"
     return RestorePlan(table, store_was, diff, same_table, overrides)

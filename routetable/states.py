@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 import json
 import logging
 from collections.abc import Iterable, Mapping
@@ -59,19 +60,31 @@ class RouteState:
     def __str__(self) -> str:
         return f"canary {self.percent}" if self.mode is Mode.CANARY else self.mode.value
 
+    def settable(self) -> RouteState:
+        """This state if a table may hold it (the API's rule and the store's, one rule):
+        ValueError for `canary 0`, which would serve no reads from the service but send it
+        every write."""
+        if self.mode is Mode.CANARY and self.percent == 0:
+            raise ValueError(
+                "canary 0 would serve no reads from the service but send it every write: "
+                "use shadow (writes stay on the monolith) or canary 1..100"
+            )
+        return self
+
     def to_json(self) -> dict[str, Any]:
         return {"mode": self.mode.value, "percent": self.percent}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RouteState:
-        """A stored state, checked strictly: `mode` one of the modes, `percent` a whole
-        number (not a float, a bool or a text); ValueError says what is wrong."""
+        """A stored state, checked as strictly as the API checks one: `mode` one of the
+        modes, `percent` a whole number (not a float, a bool or a text), no `canary 0`;
+        ValueError says what is wrong."""
         mode, percent = data["mode"], data.get("percent", 0)
         if not isinstance(mode, str):
             raise ValueError(f"mode must be a text, not {type(mode).__name__}")
         if type(percent) is not int:
             raise ValueError(f"percent must be a whole number, not {percent!r}")
-        return cls(Mode(mode), percent)
+        return cls(Mode(mode), percent).settable()
 
 
 MONOLITH = RouteState()
@@ -133,6 +146,7 @@ class Change:
 
 
 BAD_ENTRY = "(unreadable entry)"
+UNKNOWN_ROUTE = "was not written by carve"  # in the problem of a route added by hand
 
 MAX_ENTRY_BYTES = 64 * 1024  # a state or a change record is under 1 KiB
 MAX_DEPTH = 32  # a state is 1 level deep, a change record 1
@@ -140,6 +154,32 @@ MAX_DEPTH = 32  # a state is 1 level deep, a change record 1
 
 class Unreadable(ValueError):
     """A stored item cannot be decoded or is not what it must be; the message says why."""
+
+
+def text_of(raw: Any, where: str) -> str:
+    """A stored text (a key, a field, a route name): bytes are decoded here, in the one
+    parse step; bytes that are not UTF-8 are one Unreadable naming `where`."""
+    if isinstance(raw, bytes | bytearray):
+        try:
+            return bytes(raw).decode("utf-8")
+        except UnicodeDecodeError:
+            raise Unreadable(f"{where} is not UTF-8 text: {_shown(bytes(raw))}") from None
+    if isinstance(raw, str):
+        try:
+            raw.encode("utf-8")  # a file read with surrogateescape: its undecodable bytes
+        except UnicodeEncodeError:
+            raise Unreadable(f"{where} is not UTF-8 text: {shown_name(raw)!r}") from None
+        return raw
+    raise Unreadable(f"{where} is not a text: {_shown(raw)}")
+
+
+def shown_name(raw: Any) -> str:
+    """A stored name as a text whatever its bytes (undecodable bytes escaped), to name it."""
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "surrogateescape")
+    if isinstance(raw, bytes | bytearray):
+        return bytes(raw).decode("utf-8", "backslashreplace")
+    return str(raw)
 
 
 def depth_of(text: str) -> int:
@@ -175,15 +215,20 @@ def decode_json(
     max_bytes: int = MAX_ENTRY_BYTES,
     max_depth: int | None = MAX_DEPTH,
     constants: bool = False,
+    utf8: bool = True,
 ) -> Any:
     """One stored JSON item (a text, bytes or an already decoded object), size and depth
     capped first: whatever its bytes (a huge number, deep nesting, invalid UTF-8), every
     failure is one Unreadable, never an OverflowError or a RecursionError (with no
     `max_depth`, json.loads' own RecursionError is that failure). `constants`
-    lets Infinity/NaN through (a document whose bad entries are checked one by one)."""
+    lets Infinity/NaN through (a document whose bad entries are checked one by one);
+    `utf8=False` lets undecodable bytes (surrogateescape) through to the items they
+    belong to (such a document is checked item by item)."""
     try:
         if isinstance(raw, bytes | bytearray):
             raw = bytes(raw).decode("utf-8")
+        elif isinstance(raw, str) and utf8:
+            text_of(raw, "the item")
         if not isinstance(raw, str):
             raw = json.dumps(raw)  # decoded by a driver: checked the same way
         if len(raw) > max_bytes:
@@ -205,7 +250,14 @@ def decode_json(
 
 
 def _shown(raw: Any) -> str:
-    text = repr(raw)
+    """A stored item as it is stored (JSON for a decoded one: a file store's entry), capped."""
+    if isinstance(raw, str | bytes | bytearray):
+        text = repr(raw)
+    else:
+        try:
+            text = json.dumps(raw)
+        except (TypeError, ValueError):
+            text = repr(raw)
     return text if len(text) <= 120 else f"{text[:100]}... ({len(text)} characters)"
 
 
@@ -310,6 +362,14 @@ class Snapshot:
     def empty(self) -> bool:
         """Nothing was ever written (or everything was wiped)."""
         return self.version == 0 and not self.states and not self.problems
+
+    def digest(self) -> str:
+        """A hash of the content (the states, and which entries are unreadable; routes
+        added by hand left out): two tables at one generation and version must have the
+        same one, else one of them was written over a rolled-back store."""
+        bad = sorted(r for r, why in self.problems.items() if UNKNOWN_ROUTE not in why)
+        content = {"states": {r: str(s) for r, s in sorted(self.states.items())}, "bad": bad}
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:32]
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -16,7 +16,7 @@ import abc
 import json
 import os
 import uuid
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from routetable.states import (
     MONOLITH,
+    UNKNOWN_ROUTE,
     Change,
     RouteState,
     Snapshot,
@@ -34,6 +35,8 @@ from routetable.states import (
     parse_entries,
     parse_entry,
     parse_history,
+    shown_name,
+    text_of,
 )
 
 DEADLINE = float(os.environ.get("CARVE_ROUTES_TIMEOUT", "2"))
@@ -45,7 +48,12 @@ class StoreError(Exception):
 
 class BadRecord(StoreError):
     """An item the store holds cannot be read (garbage, edited by hand): the message names
-    the key and what to do. Nothing was written."""
+    the key and what to do. Nothing was written; `applied` is true when the item is the
+    record of a change id already applied (a retry found it)."""
+
+    def __init__(self, message: str, *, applied: bool = False) -> None:
+        super().__init__(message)
+        self.applied = applied
 
 
 class StoreDown(StoreError):
@@ -55,6 +63,23 @@ class StoreDown(StoreError):
 class StoreRefused(StoreError):
     """The store answered, but it is not the table the writer held (wiped, replaced or
     older): nothing was written; the message says how to restore it."""
+
+
+class ChangeIdReused(StoreRefused):
+    """A change id already recorded for another change (another route or state): nothing
+    was written; the message names both."""
+
+
+def replayed(recorded: Change, route: str, state: RouteState) -> Change:
+    """The recorded change a retry with its change id gets back: the same change, or
+    ChangeIdReused when the id was recorded for another one (nothing is applied)."""
+    if recorded.route != route or recorded.after != state:
+        raise ChangeIdReused(
+            f"change id {recorded.id} is already recorded for another change ({recorded.route} "
+            f"-> {recorded.after} by {recorded.who} at version {recorded.version}), not "
+            f"{route} -> {state}: nothing was written; use a new change id"
+        )
+    return recorded
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,23 +100,33 @@ class History:
     problems: list[str]
 
 
-UNKNOWN_ROUTE = "was not written by carve"
-
-
-def vet_routes(where: str, stored: set[str], recorded_names: Any, recorded_count: Any) -> set[str]:
+def vet_routes(
+    where: str,
+    stored: set[str],
+    recorded_names: Any,
+    recorded_count: Any,
+    names_where: str | None = None,
+) -> set[str]:
     """Check the routes a store holds against those it recorded writing; the unknown ones
     (added by hand) are returned, to be ignored with a warning. A route recorded but gone
     (deleted, truncated) is a StoreError: the table lost a route, it is never adopted.
-    A store written by an older carve records no names: then the count is checked."""
+    A store written by an older carve records no names: then the count is checked.
+    `names_where` names the key the names are recorded in (default: `where`)."""
     fix = "write it back with `carve routes restore`"
     names: set[str] | None = None
     if recorded_names is not None:
+        named = names_where or where
         try:
             decoded = decode_json(recorded_names, max_bytes=1 << 22, max_depth=2)
         except Unreadable as exc:
-            raise StoreError(f"the route names recorded in {where} are unreadable ({exc}): {fix}")
+            raise BadRecord(
+                f"the route names recorded in {named} are unreadable ({exc}): edited by hand? {fix}"
+            ) from None
         if not isinstance(decoded, list) or not all(isinstance(n, str) for n in decoded):
-            raise StoreError(f"the route names recorded in {where} are not a list of texts: {fix}")
+            raise BadRecord(
+                f"the route names recorded in {named} are not a list of texts: edited by hand? "
+                f"{fix}"
+            )
         names = set(decoded)
     if names is not None:
         lost = names - stored
@@ -110,6 +145,35 @@ def vet_routes(where: str, stored: set[str], recorded_names: Any, recorded_count
             f"(deleted or truncated by hand): {fix}"
         )
     return set()
+
+
+def decode_names(where: str, raw: Mapping[Any, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """A store's entries by route name, names decoded (bytes from Redis), and a problem
+    for each name that is not UTF-8 text (added by hand: carve never writes one)."""
+    entries: dict[str, Any] = {}
+    problems: dict[str, str] = {}
+    for name, entry in raw.items():
+        try:
+            entries[text_of(name, f"a route name in {where}")] = entry
+        except Unreadable as exc:
+            problems[shown_name(name)] = (
+                f"{UNKNOWN_ROUTE} ({exc}; added by hand?): ignored; delete it"
+            )
+    return entries, problems
+
+
+def decode_fields(where: str, raw: Mapping[Any, Any]) -> dict[str, str]:
+    """A hash of carve's own fields (meta), decoded; BadRecord names the undecodable one."""
+    fields: dict[str, str] = {}
+    for name, value in raw.items():
+        try:
+            key = text_of(name, f"a field of {where}")
+            fields[key] = text_of(value, f"{where} (field {key})")
+        except Unreadable as exc:
+            raise BadRecord(
+                f"{exc}: edited by hand? fix it or write the table back with `carve routes restore`"
+            ) from None
+    return fields
 
 
 def read_entries(
@@ -144,7 +208,8 @@ def recorded_change(raw: Any, where: str, change_id: str) -> Change:
     except Unreadable as exc:
         raise BadRecord(
             f"change {change_id} is recorded (it was applied) but its record is unreadable: "
-            f"{exc}; fix or delete that item"
+            f"{exc}; fix or delete that item",
+            applied=True,
         ) from None
 
 
@@ -179,7 +244,9 @@ def plan_change(
     """The change a write makes on a store at `current`, and the store's epoch after it.
 
     Refuses (StoreRefused) when the writer held another generation or a later version.
-    An empty store gets a new epoch with its first change."""
+    An empty store gets a new epoch with its first change; a state the API refuses
+    (canary 0) is a ValueError here too."""
+    state.settable()
     if held is not None and not follows(current, held):
         raise StoreRefused(refusal(url, current, held))
     if held is not None and current.epoch == held.epoch and held.routes - current.routes:

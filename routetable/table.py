@@ -11,6 +11,7 @@ table is also kept on local disk and a reader starts from it while the store is 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -45,6 +46,12 @@ MAX_SNAPSHOT_BYTES = 16 << 20
 _TABLES: weakref.WeakSet[RouteTable] = weakref.WeakSet()
 
 
+def _checksum(document: Mapping[str, Any]) -> str:
+    """The checksum a kept snapshot carries: of every field but itself and `saved_at`."""
+    content = {k: v for k, v in document.items() if k not in ("checksum", "saved_at")}
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
 def _reset_after_fork() -> None:
     for table in list(_TABLES):
         table._after_fork()
@@ -69,17 +76,20 @@ class RouteTable:
         *,
         max_age: float = 0.25,
         wait: float = 0.05,
-        snapshot_path: Path | None = None,
+        snapshot_path: Path | str | None = None,
     ) -> None:
         self.store = store
         self.max_age = max_age
         self.wait = wait
-        self.snapshot_path = snapshot_path
+        self.snapshot_path = None if snapshot_path is None else Path(snapshot_path)
         self.snapshot = Snapshot()
         self.source = "none"  # where the snapshot came from: none, disk or store
         self.last_error: str | None = None  # why the store could not be read, or was refused
         self.last_ok: float | None = None  # time.monotonic() of the last good read
         self._refused: str | None = None
+        # The digest of the table adopted from the store (its content at its generation and
+        # version): the same generation and version with another content is refused.
+        self._digest: str | None = None
         self.snapshot_problem: str | None = None  # why the local snapshot was ignored
         # A table was kept on this host before (a snapshot file exists, even unreadable):
         # an empty store is then a wiped one, never a first start (see the README).
@@ -93,8 +103,8 @@ class RouteTable:
         self._background_lock = threading.Lock()
         self._said: set[str] = set()
         _TABLES.add(self)
-        if snapshot_path is not None:
-            self._load_local(snapshot_path)
+        if self.snapshot_path is not None:
+            self._load_local(self.snapshot_path)
 
     def _after_fork(self) -> None:
         """In a forked child: a lock a thread of the parent held would never be released."""
@@ -136,7 +146,8 @@ class RouteTable:
                     f"route table: {message} (keeping version {self.snapshot.version})",
                 )
                 self.last_error = message
-                self._failed_at, self._failure = time.monotonic(), message
+                if not isinstance(exc, BadRecord):  # a store that answers is not failing
+                    self._failed_at, self._failure = time.monotonic(), message
                 return False
             self._failed_at = None
             if self.last_error is not None and self._refused is None:
@@ -196,6 +207,10 @@ class RouteTable:
             )
         if not self.loaded and self.seen_before:
             raise StoreRefused(self._refused or self._no_table())
+        if self._refused is not None:  # never write on top of a store this table refuses,
+            self.refresh(wait=DEADLINE)  # unless it was restored meanwhile
+            if self._refused is not None:
+                raise StoreRefused(f"{self._refused}; the change was not sent")
         try:
             change = self.store.set_state(
                 route, state, who=who, change_id=change_id, held=self.held()
@@ -275,7 +290,28 @@ class RouteTable:
             self._refused = self._no_table()  # a wiped store after a first start: never defaults
             self._say(logging.ERROR, f"route table: {self._refused}")
             return False
-        if self.loaded and not held.empty:
+        if self.source == "disk" and not held.empty and not fresh.empty:
+            # The local snapshot is only a fallback while the store cannot be read: this
+            # process never saw its version in this run, so a readable store that does not
+            # follow it is a LOCAL problem (a corrupt or foreign snapshot), never the store's.
+            # (An empty store stays refused below: a wiped one is never adopted.)
+            found = Held(fresh.epoch, fresh.version)
+            if not follows(found, Held(held.epoch, held.version)) or (
+                found == Held(held.epoch, held.version)
+                and self._digest is not None
+                and fresh.digest() != self._digest
+            ):
+                self.snapshot_problem = (
+                    f"the local snapshot {self.snapshot_path} holds generation "
+                    f"{held.epoch or 'unnamed'} at version {held.version}, which this process "
+                    f"never saw in the store {self.store.url} (generation "
+                    f"{fresh.epoch or 'unnamed'} at version {fresh.version}): the store's table "
+                    "is used and the snapshot replaced. If the store was rolled back, restore "
+                    "it from a proxy that served the later version from the store"
+                )
+                self._say(logging.ERROR, f"route table: {self.snapshot_problem}")
+                held = Snapshot()  # nothing held: the store's table is adopted whole
+        elif self.loaded and not held.empty:
             if not follows(Held(fresh.epoch, fresh.version), Held(held.epoch, held.version)):
                 self._refused = refusal(
                     self.store.url,
@@ -295,6 +331,22 @@ class RouteTable:
                     f"({', '.join(lost[:10])}) at generation {held.epoch or 'unnamed'}, version "
                     f"{fresh.version}: kept the last good table; write it back with "
                     "`carve routes restore`"
+                )
+                self._say(logging.ERROR, f"route table: {self._refused}")
+                return False
+            digest = fresh.digest()
+            if (
+                fresh.epoch == held.epoch
+                and fresh.version == held.version
+                and self._digest is not None
+                and digest != self._digest
+            ):
+                self._refused = (
+                    f"the route store {self.store.url} holds other content at generation "
+                    f"{held.epoch or 'unnamed'}, version {held.version} than this table held: "
+                    "it was rolled back (a backup restored) and written over, or edited by "
+                    "hand without a version bump; kept the last good table and refuse changes; "
+                    "write the right table back with `carve routes restore`"
                 )
                 self._say(logging.ERROR, f"route table: {self._refused}")
                 return False
@@ -323,6 +375,7 @@ class RouteTable:
         self._refused = None
         newer = fresh.version != held.version or fresh.epoch != held.epoch or not self.loaded
         self.snapshot = Snapshot(fresh.version, states, fresh.epoch, fresh.problems)
+        self._digest = fresh.digest()
         was = self.source
         self.source = "store"
         if newer or was != "store":
@@ -356,12 +409,19 @@ class RouteTable:
                 log.warning("route table: ignoring %s, it is a snapshot of another store", path)
                 return
             self.seen_before = True
+            if data.get("checksum") != _checksum(data):
+                raise Unreadable(
+                    "its checksum does not match its content (edited or damaged; a snapshot "
+                    "written by an older carve has none)"
+                )
             snapshot = Snapshot.from_json(data)
         except Unreadable as exc:
             self.seen_before = True
             self._ignore_local(path, str(exc))
             return
         self.snapshot = snapshot
+        digest = data.get("digest")
+        self._digest = digest if isinstance(digest, str) else None
         self.source = "disk"
         log.info(
             "route table: starting from the local snapshot %s (version %s, saved %s)",
@@ -387,7 +447,9 @@ class RouteTable:
             "store": self.store.url,
             "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             **self.snapshot.to_json(),
+            "digest": self._digest,
         }
+        document["checksum"] = _checksum(document)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)

@@ -96,6 +96,12 @@ def test_clear_errors(live_proxy: LiveProxy) -> None:
     result = carve_routes(live_proxy, "list", url=f"http://127.0.0.1:{unused_port()}")
     assert result.exit_code == 1
     assert "cannot reach the proxy" in result.output and "Traceback" not in result.output
+    # a change to a proxy that refuses the connection was never sent: NOT applied, not unknown
+    result = carve_routes(
+        live_proxy, "set", "payments", "shadow", url=f"http://127.0.0.1:{unused_port()}"
+    )
+    assert result.exit_code == 1 and "the change was NOT applied" in result.output
+    assert "unknown" not in result.output
 
     result = carve_routes(live_proxy, "list", token="")
     assert result.exit_code == 1 and "no admin token" in result.output

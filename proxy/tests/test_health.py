@@ -8,9 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from proxy.app import TABLE
+from proxy.app import METRICS, TABLE
 from proxy.tests.conftest import TOKEN, Fake, ProxyFactory
 
 Trio = tuple[Fake, Fake, Fake]
@@ -92,3 +93,21 @@ async def test_the_access_log_names_the_routing_decision(
     assert line.startswith('rid-1 127.0.0.1 "GET /api/payments/x" 200 ')
     assert "route=payments backend=payments outcome=ok" in line
     assert 'decision="canary 100 canary: new cookie cohort' in line
+
+
+async def test_every_worker_exports_its_table_version_without_being_scraped(
+    trio: Trio, make_proxy: ProxyFactory
+) -> None:
+    """With several workers the gauges of the worker that did not answer a scrape were
+    those of its last scrape (0 if none): each process sets its own at every flush (the
+    figures other workers read from the shared files)."""
+    proxy = await make_proxy(*trio)
+    await proxy.set_state("payments", "extracted")
+    metrics = proxy.app[METRICS]
+    metrics.flush()  # what the flush loop of every worker does; no /metrics request
+    samples = {
+        s.name: s.value
+        for family in text_string_to_metric_families(generate_latest(metrics.registry).decode())
+        for s in family.samples
+    }
+    assert samples["carve_proxy_route_table_version"] == proxy.app[TABLE].snapshot.version == 1

@@ -280,6 +280,14 @@ async def test_a_proxy_whose_snapshot_is_bad_and_store_is_down_is_not_ready_and_
     [problem] = (await ready.json())["problems"]
     assert "no route table" in problem and snapshot.name in problem and "damaged" not in problem
     assert "unreadable and ignored" in problem
+    # with no table, a route's requests are refused: never the configured default
+    seen = [len(fake.seen) for fake in trio]
+    for path in ("/api/payments/x", "/api/inventory/x"):
+        refused = await again.get(path)
+        assert refused.status == 503 and refused.headers["Retry-After"] == "5"
+        body = await refused.json()
+        assert body["code"] == "no_route_table" and "no route table" in body["detail"]
+    assert [len(fake.seen) for fake in trio] == seen  # nothing forwarded anywhere
 
 
 def test_the_cli_says_not_applied_when_the_store_is_failing(live_proxy: LiveProxy) -> None:

@@ -20,7 +20,7 @@ WRITE = textwrap.dedent(
     from routetable import RouteState, open_store
     store = open_store(sys.argv[1])
     for i in range(int(sys.argv[3])):
-        store.set_state(sys.argv[2], RouteState.parse(f"canary {i % 100}"), who=sys.argv[2])
+        store.set_state(sys.argv[2], RouteState.parse(f"canary {i % 100 + 1}"), who=sys.argv[2])
     """
 )
 
@@ -35,7 +35,7 @@ def test_a_change_made_by_another_process_is_seen_within_a_second(tmp_path: Path
     table.refresh()
     assert run_writer(url, "payments", 6).wait(timeout=30) == 0
     deadline = time.monotonic() + 1.0
-    while table.state_of("payments") != RouteState(Mode.CANARY, 5):
+    while table.state_of("payments") != RouteState(Mode.CANARY, 6):
         assert time.monotonic() < deadline, "the change did not reach this process within 1 s"
         time.sleep(0.01)
 

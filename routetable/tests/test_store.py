@@ -65,7 +65,7 @@ def test_concurrent_writers_lose_no_change(store_url: str) -> None:
                 while True:
                     try:
                         own.set_state(
-                            name, RouteState(Mode.CANARY, i), who=name, change_id=f"{name}-{i}"
+                            name, RouteState(Mode.CANARY, i + 1), who=name, change_id=f"{name}-{i}"
                         )
                         break
                     except StoreError:
@@ -82,7 +82,7 @@ def test_concurrent_writers_lose_no_change(store_url: str) -> None:
     try:
         snap = reader.load()
         assert snap.version == 40
-        assert {snap.get(f"r{n}").percent for n in range(4)} == {9}
+        assert {snap.get(f"r{n}").percent for n in range(4)} == {10}
         assert len(reader.history(limit=0)) == 40
     finally:
         reader.close()

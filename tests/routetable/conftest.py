@@ -67,6 +67,15 @@ class Backend:
         """Delete every state and keep the version (a TRUNCATE of the state table)."""
         raise NotImplementedError
 
+    def set_version(self, version: int) -> None:
+        """Set the version as it is, as a backup restored over the store would."""
+        raise NotImplementedError
+
+    def bytes_entry(self, route: str | bytes, data: bytes) -> None:
+        """Store bytes that are not UTF-8 as `route`'s entry (or name) and bump the version,
+        as `printf '\\xff\\xfe' | redis-cli -x hset ...states r2` does."""
+        raise NotImplementedError
+
     def forget_names(self) -> None:
         """Make the store look written by an older carve: no route names nor count."""
         raise NotImplementedError
@@ -147,6 +156,17 @@ class FileBackend(Backend):
     def drop_states(self) -> None:
         self._edit(lambda document: document.update(routes={}))
 
+    def set_version(self, version: int) -> None:
+        self._edit(lambda document: document.update(version=version))
+
+    def bytes_entry(self, route: str | bytes, data: bytes) -> None:
+        document = json.loads(self.path.read_text())
+        document["version"] += 1
+        document["routes"]["ROUTE"] = "RAW"
+        name = route if isinstance(route, bytes) else route.encode()
+        text = json.dumps(document).encode()
+        self.path.write_bytes(text.replace(b"ROUTE", name).replace(b'"RAW"', b'"' + data + b'"'))
+
     def forget_names(self) -> None:
         self._edit(lambda document: document.pop("names", None))
 
@@ -211,6 +231,13 @@ class RedisBackend(ProxiedBackend):
 
     def drop_states(self) -> None:
         self.client.delete(f"{self.prefix}states")
+
+    def set_version(self, version: int) -> None:
+        self.client.set(f"{self.prefix}version", version)
+
+    def bytes_entry(self, route: str | bytes, data: bytes) -> None:
+        self.client.hset(f"{self.prefix}states", route, data)
+        self.client.incr(f"{self.prefix}version")
 
     def forget_names(self) -> None:
         self.client.hdel(f"{self.prefix}meta", "names", "count")
@@ -288,6 +315,9 @@ class PostgresBackend(ProxiedBackend):
     def drop_states(self) -> None:
         self._sql("TRUNCATE {s}.carve_route_state")
 
+    def set_version(self, version: int) -> None:
+        self._sql(f"UPDATE {{s}}.carve_route_version SET version = {int(version)}")
+
     def forget_names(self) -> None:  # an upgrade from a schema without these columns
         self._sql("UPDATE {s}.carve_route_version SET routes = NULL, names = NULL")
 
@@ -356,7 +386,7 @@ class Fleet:
             assert table.snapshot.get("inventory") == CANARY_30
 
 
-def table_on(url: str, snapshot_path: Path | None = None) -> RouteTable:
+def table_on(url: str, snapshot_path: Path | str | None = None) -> RouteTable:
     return RouteTable(open_store(url, timeout=TIMEOUT), snapshot_path=snapshot_path)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from routetable import RouteTable, StoreError, StoreRefused, open_store
+from routetable import RestoreRefused, RouteTable, StoreError, StoreRefused, open_store
 from tests.routetable.conftest import (
     CANARY_30,
     EXTRACTED,
@@ -65,7 +65,10 @@ def test_a_wiped_store_moves_no_route_until_an_operator_restores_it(
     fleet.converge(lambda t: t.last_error is not None and "another generation" in t.last_error)
     fleet.assert_serving_last_good()
 
-    _, restored = fleet.readers[0].restore(who="operator")
+    # the accident's change is committed in another generation: discarded only on --force
+    with pytest.raises(RestoreRefused, match="another generation.*would discard.*--force"):
+        fleet.readers[0].restore(who="operator")
+    _, restored = fleet.readers[0].restore(who="operator", force=True)
     assert restored is not None
     assert restored.version == 3  # above every version any reader held
     fleet.converge(lambda t: t.snapshot.version == 3 and t.last_error is None)

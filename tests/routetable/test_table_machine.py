@@ -38,7 +38,7 @@ STATES = st.sampled_from(ROUTES).flatmap(
         st.just(route),
         st.one_of(
             st.sampled_from([RouteState(m) for m in Mode if m is not Mode.CANARY]),
-            st.integers(0, 100).map(lambda p: RouteState(Mode.CANARY, p)),
+            st.integers(1, 100).map(lambda p: RouteState(Mode.CANARY, p)),  # no canary 0
         ),
     )
 )
@@ -64,6 +64,7 @@ class TableMachine(RuleBasedStateMachine):
         self.wiped = False
         self.down_seen: set[int] = set()  # writers that may have seen the store fail since
         self.ids: list[str] = []
+        self.sent: dict[str, tuple[str, RouteState]] = {}  # change id -> its change
         self.count = 0
 
     def teardown(self) -> None:
@@ -80,11 +81,13 @@ class TableMachine(RuleBasedStateMachine):
     def write(self, writer: int, change: tuple[str, RouteState], retry: bool) -> None:
         route, state = change
         table = self.tables[writer]
-        if retry and self.ids:
+        if retry and self.ids:  # a retry sends the same change again, under its id
             change_id = self.ids[-1]
+            route, state = self.sent[change_id]
         else:
             self.count += 1
             change_id = f"change-{self.count}"
+            self.sent[change_id] = (route, state)
         try:
             table.set_state(route, state, who=f"w{writer}", change_id=change_id)
         except StoreDown:  # refused unsent: the writer saw the store fail, not since answer
