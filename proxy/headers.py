@@ -88,12 +88,13 @@ def upstream_request_headers(
     """The client's headers minus hop-by-hop ones and the client's claims about its
     address (above), plus X-Forwarded-*, X-Real-IP and X-Request-ID.
 
-    X-Forwarded-For appends the peer to what the client sent (as nginx's
-    $proxy_add_x_forwarded_for: only its last entry is the proxy's word); Proto, Host (a
+    The proxy is the edge: X-Forwarded-For is the peer alone, never what the client
+    claimed (appended, a client on an address the services trust - loopback in `make run` -
+    could name any address and dodge the per-address throttles); Proto, Host (a
     configured public host, `public_host`) and X-Real-IP are set by the proxy."""
     out = _copy(headers, _dropped(headers, _NOT_FORWARDED))
-    prior = out.popall("X-Forwarded-For", [])
-    out["X-Forwarded-For"] = ", ".join([*prior, peer or "unknown"])
+    out.popall("X-Forwarded-For", [])
+    out["X-Forwarded-For"] = peer or "unknown"
     out["X-Real-IP"] = peer or "unknown"
     out["X-Forwarded-Proto"] = scheme
     if host:
