@@ -261,14 +261,18 @@ def _shown(raw: Any) -> str:
     return text if len(text) <= 120 else f"{text[:100]}... ({len(text)} characters)"
 
 
+def _decode_object(raw: Any) -> Mapping[str, Any]:
+    data = decode_json(raw)
+    if not isinstance(data, Mapping):
+        raise TypeError(f"expected an object, got {type(data).__name__}")
+    return data
+
+
 def parse_entry(raw: Any) -> RouteState:
     """One stored state (a JSON text or a decoded object); Unreadable (a ValueError) says
     what is wrong and how to fix it, whatever the entry holds."""
     try:
-        data = decode_json(raw)
-        if not isinstance(data, Mapping):
-            raise TypeError(f"expected an object, got {type(data).__name__}")
-        return RouteState.from_json(data)
+        return RouteState.from_json(_decode_object(raw))
     except Exception as exc:  # any failure is one bad entry
         raise Unreadable(
             f"{_shown(raw)} is not a route state ({type(exc).__name__}: {exc}); "
@@ -279,10 +283,7 @@ def parse_entry(raw: Any) -> RouteState:
 def parse_change(raw: Any, where: str) -> Change:
     """One stored change record; Unreadable names `where` (the key or table) and why."""
     try:
-        data = decode_json(raw)
-        if not isinstance(data, Mapping):
-            raise TypeError(f"expected an object, got {type(data).__name__}")
-        return Change.from_json(data)
+        return Change.from_json(_decode_object(raw))
     except Exception as exc:  # any failure is one bad record
         raise Unreadable(
             f"a change record in {where} is unreadable ({type(exc).__name__}: {exc}): {_shown(raw)}"

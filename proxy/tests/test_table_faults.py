@@ -89,9 +89,11 @@ async def test_a_wiped_store_moves_no_route_and_refuses_changes_until_restored(
     await proxy.set_state("inventory", "shadow")
 
 
-async def test_a_proxy_restarted_while_the_store_is_unreadable_serves_its_last_table(
+async def served_once(
     trio: Trio, aiohttp_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[Any, Path]:
+    """A proxy on a file store (its snapshot under tmp's var/) that moved payments to
+    extracted and stopped: the config to start it again, and the store's file."""
     monkeypatch.setenv("CARVE_VAR_DIR", str(tmp_path / "var"))
     store = tmp_path / "routes.json"
     config = proxy_config({f.name: f.url for f in trio}, routes_url=f"file:{store}")
@@ -101,6 +103,13 @@ async def test_a_proxy_restarted_while_the_store_is_unreadable_serves_its_last_t
     )
     assert response.status == 200
     await first.close()
+    return config, store
+
+
+async def test_a_proxy_restarted_while_the_store_is_unreadable_serves_its_last_table(
+    trio: Trio, aiohttp_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, store = await served_once(trio, aiohttp_client, tmp_path, monkeypatch)
     store.write_text("{damaged")
     again = await aiohttp_client(create_app(config))
     assert (await (await again.get("/api/payments/x")).json())["upstream"] == "payments"
@@ -265,12 +274,7 @@ async def test_store_garbage_in_history_and_change_records_is_a_clear_answer(
 async def test_a_proxy_whose_snapshot_is_bad_and_store_is_down_is_not_ready_and_says_why(
     trio: Trio, aiohttp_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("CARVE_VAR_DIR", str(tmp_path / "var"))
-    store = tmp_path / "routes.json"
-    config = proxy_config({f.name: f.url for f in trio}, routes_url=f"file:{store}")
-    first = await aiohttp_client(create_app(config))
-    await first.put("/_carve/api/routes/payments", json={"state": "extracted"}, headers=AUTH)
-    await first.close()
+    config, store = await served_once(trio, aiohttp_client, tmp_path, monkeypatch)
     [snapshot] = (tmp_path / "var").glob("routes-snapshot-*.json")
     snapshot.write_text('{"version": 1e400}')  # it started the proxy from nothing: a crash
     store.write_text("{damaged")

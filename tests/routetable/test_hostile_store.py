@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
+from messaging.testing import wait_until
 from routetable import (
     BadRecord,
     RestoreRefused,
@@ -180,10 +180,7 @@ def test_a_change_during_a_partition_is_refused_unsent_while_a_refresh_waits(
     assert not reader.refresh()  # failed at the deadline
     stuck = threading.Thread(target=reader.refresh)  # the next one waits for the store
     stuck.start()
-    deadline = time.monotonic() + 5
-    while not reader._lock.locked():
-        assert time.monotonic() < deadline
-        time.sleep(0.001)
+    wait_until(reader._lock.locked, timeout=5, message="the second refresh never started")
     with pytest.raises(StoreDown):  # not queued behind it for another deadline
         reader.set_state("payments", MONOLITH, who="ci", change_id="in-partition")
     stuck.join()
